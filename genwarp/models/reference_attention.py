@@ -1,0 +1,245 @@
+"""Reference (cross-view) attention through diffusers attention processors.
+
+GenWarp's two streams talk through the self-attention layers (release-spec §10):
+
+* the **semantic preserver** U-Net runs once on the source view; in every transformer block the
+  input of the self-attention (``norm1`` output, ``L`` tokens) is banked under the block's module
+  path (``ReferenceWriterProcessor``);
+* the **denoiser** U-Net's self-attention becomes *augmented* self-attention: queries from the
+  target tokens, keys/values from ``[target tokens ; reference tokens of the same block path]``,
+  through the denoiser's own ``to_k``/``to_v`` (``ReferenceReaderProcessor``).
+
+Per-call data travels explicitly through ``cross_attention_kwargs={"reference": ...}``: a
+:class:`ReferenceBank` for the preserver pass, a :class:`ReferenceRead` (bank + which bank row each
+denoiser item reads, ``-1`` for none) for the denoiser. Nothing is stored on the processors, so a
+bank lives exactly as long as its caller keeps it: :func:`reference_bank` clears it on exit. It is
+also what makes gradient checkpointing safe, since the recomputed blocks receive the same objects.
+
+Reference keys/values are projected once per bank and reused by every denoising step and every
+target view (the projection is linear per token, so ``to_k([x ; r]) = [to_k(x) ; to_k(r)]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from jaxtyping import Float, Int
+from torch import Tensor
+from torch.nn import functional as F
+
+SELF_ATTENTION_SUFFIX = ".attn1.processor"
+
+
+class ReferenceBank:
+    """Reference features of one semantic-preserver pass, keyed by transformer-block path.
+
+    Args:
+        round_to: if set (the release uses ``torch.float16``), banked features are rounded to this
+            dtype and back, reproducing the release's hand-over cast (release-spec §10).
+    """
+
+    def __init__(self, round_to: torch.dtype | None = None):
+        self.round_to = round_to
+        self.features: dict[str, Tensor] = {}
+        self._kv: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def store(self, name: str, hidden_states: Float[Tensor, "b l c"]) -> None:
+        if self.round_to is not None and hidden_states.dtype != self.round_to:
+            hidden_states = hidden_states.to(self.round_to).to(hidden_states.dtype)
+        self.features[name] = hidden_states
+        self._kv.pop(name, None)
+
+    def keys_values(self, name: str, attn: Attention) -> tuple[Float[Tensor, "b l d"], Float[Tensor, "b l d"]]:
+        """Reference keys/values of block ``name`` projected by ``attn`` (computed once, cached)."""
+        if name not in self._kv:
+            try:
+                feats = self.features[name]
+            except KeyError:
+                raise KeyError(
+                    f"the reference bank has no features for block {name!r}; banked blocks: "
+                    f"{sorted(self.features)[:4]}... — were the preserver and denoiser built from the "
+                    "same U-Net layout?"
+                ) from None
+            feats = feats.to(attn.to_k.weight.dtype)
+            self._kv[name] = (attn.to_k(feats), attn.to_v(feats))
+        return self._kv[name]
+
+    @property
+    def batch_size(self) -> int:
+        return next(iter(self.features.values())).shape[0] if self.features else 0
+
+    def clear(self) -> None:
+        self.features.clear()
+        self._kv.clear()
+
+
+@dataclass(frozen=True)
+class ReferenceRead:
+    """What the denoiser's augmented attention reads: a bank and the bank row per batch item.
+
+    ``ref_index[i] = j`` makes item ``i`` attend to bank row ``j``; ``-1`` gives plain
+    self-attention (classifier-free-guidance's unconditional branch, condition dropout).
+    Build it with :meth:`create`, which splits the batch once on the host so the per-layer code
+    does not synchronise.
+    """
+
+    bank: ReferenceBank
+    ref_index: Int[Tensor, " b"]
+    with_ref: Int[Tensor, " n"]
+    without_ref: Int[Tensor, " m"]
+
+    @classmethod
+    def create(cls, bank: ReferenceBank, ref_index: Int[Tensor, " b"] | list[int]) -> ReferenceRead:
+        ref_index = torch.as_tensor(ref_index, dtype=torch.long)
+        idx = ref_index.tolist()
+        n_bank = bank.batch_size
+        bad = [j for j in idx if j >= n_bank or j < -1]
+        if bad:
+            raise ValueError(f"ref_index entries must be -1 or in [0, {n_bank - 1}] (bank size), got {bad}")
+        with_ref = torch.tensor([i for i, j in enumerate(idx) if j >= 0], dtype=torch.long)
+        without_ref = torch.tensor([i for i, j in enumerate(idx) if j < 0], dtype=torch.long)
+        return cls(bank=bank, ref_index=ref_index, with_ref=with_ref, without_ref=without_ref)
+
+
+def _sdpa(attn: Attention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Multi-head SDPA on (b, l, heads*d) projections; returns (b, lq, heads*d)."""
+    b, lq, inner = q.shape
+    d = inner // attn.heads
+    q = q.view(b, lq, attn.heads, d).transpose(1, 2)
+    k = k.view(b, -1, attn.heads, d).transpose(1, 2)
+    v = v.view(b, -1, attn.heads, d).transpose(1, 2)
+    if attn.norm_q is not None:
+        q = attn.norm_q(q)
+    if attn.norm_k is not None:
+        k = attn.norm_k(k)
+    out = F.scaled_dot_product_attention(q, k, v, scale=attn.scale)
+    return out.transpose(1, 2).reshape(b, lq, inner)
+
+
+class PlainAttnProcessor(AttnProcessor2_0):
+    """Stock SDPA attention that accepts (and ignores) the ``reference`` keyword.
+
+    Installed on every attention layer that takes no part in the reference mechanism (the
+    cross-attentions), so ``cross_attention_kwargs={"reference": ...}`` reaches all layers quietly.
+    """
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 reference=None):
+        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+
+
+class ReferenceWriterProcessor(AttnProcessor2_0):
+    """Preserver self-attention: banks its input under ``name``, then attends as usual."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 reference: ReferenceBank | None = None):
+        if reference is not None:
+            if not isinstance(reference, ReferenceBank):
+                raise TypeError(f"the preserver expects a ReferenceBank, got {type(reference).__name__}")
+            reference.store(self.name, hidden_states)
+        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+
+
+class ReferenceReaderProcessor(AttnProcessor2_0):
+    """Denoiser self-attention augmented with the reference tokens of the same block path."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 reference: ReferenceRead | None = None):
+        if reference is None or reference.with_ref.numel() == 0:
+            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+        if not isinstance(reference, ReferenceRead):
+            raise TypeError(f"the denoiser expects a ReferenceRead, got {type(reference).__name__}")
+        if hidden_states.ndim != 3 or attention_mask is not None or encoder_hidden_states is not None:
+            raise NotImplementedError("augmented self-attention supports (b, l, c) self-attention without mask")
+        if attn.spatial_norm is not None or attn.group_norm is not None:
+            raise NotImplementedError("augmented self-attention does not support spatial/group norm layers")
+        if hidden_states.shape[0] != reference.ref_index.shape[0]:
+            raise ValueError(
+                f"ref_index has {reference.ref_index.shape[0]} entries but the denoiser batch has "
+                f"{hidden_states.shape[0]} items"
+            )
+
+        q = attn.to_q(hidden_states)
+        k = attn.to_k(hidden_states)
+        v = attn.to_v(hidden_states)
+        k_ref, v_ref = reference.bank.keys_values(self.name, attn)
+        device = hidden_states.device
+        sel = reference.with_ref.to(device)
+        rows = reference.ref_index.to(device)[sel]
+        out_ref = _sdpa(
+            attn,
+            q[sel],
+            torch.cat([k[sel], k_ref[rows].to(k.dtype)], dim=1),
+            torch.cat([v[sel], v_ref[rows].to(v.dtype)], dim=1),
+        )
+        if reference.without_ref.numel() == 0:
+            out = out_ref
+        else:
+            rest = reference.without_ref.to(device)
+            out_plain = _sdpa(attn, q[rest], k[rest], v[rest])
+            out = q.new_empty(q.shape)
+            out = out.index_copy(0, sel, out_ref).index_copy(0, rest, out_plain)
+
+        out = attn.to_out[1](attn.to_out[0](out))
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor
+
+
+def _block_name(processor_key: str) -> str:
+    return processor_key[: -len(SELF_ATTENTION_SUFFIX)]
+
+
+def install_reference_processors(unet: UNet2DConditionModel, role: str) -> list[str]:
+    """Give ``unet`` writer (``role="writer"``) or reader (``role="reader"``) self-attention.
+
+    Every self-attention (``*.attn1``) gets the role's processor, named by its transformer-block
+    path; every other attention layer gets :class:`PlainAttnProcessor`. Returns the block names.
+    """
+    if role not in ("writer", "reader"):
+        raise ValueError(f"role must be 'writer' or 'reader', got {role!r}")
+    cls = ReferenceWriterProcessor if role == "writer" else ReferenceReaderProcessor
+    processors = {}
+    names = []
+    for key in unet.attn_processors:
+        if key.endswith(SELF_ATTENTION_SUFFIX):
+            names.append(_block_name(key))
+            processors[key] = cls(_block_name(key))
+        else:
+            processors[key] = PlainAttnProcessor()
+    unet.set_attn_processor(processors)
+    return names
+
+
+@contextlib.contextmanager
+def reference_bank(round_to: torch.dtype | None = None) -> Iterator[ReferenceBank]:
+    """A fresh :class:`ReferenceBank`, cleared on every exit path."""
+    bank = ReferenceBank(round_to=round_to)
+    try:
+        yield bank
+    finally:
+        bank.clear()
+
+
+__all__ = [
+    "PlainAttnProcessor",
+    "ReferenceBank",
+    "ReferenceRead",
+    "ReferenceReaderProcessor",
+    "ReferenceWriterProcessor",
+    "install_reference_processors",
+    "reference_bank",
+]

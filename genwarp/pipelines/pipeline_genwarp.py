@@ -1,0 +1,322 @@
+"""The GenWarp sampler as a diffusers pipeline.
+
+``GenWarpPipeline(image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt)`` turns one source view
+(and its z-depth) into novel views:
+
+1. resize inputs to the working resolution; build the warped conditions (one splat per view);
+2. one semantic-preserver pass per source image fills a reference bank (keys/values projected
+   once, then reused by every step and every target view of that source);
+3. DDIM (any diffusers scheduler) with classifier-free guidance: the conditional branch sees the
+   image prompt and the reference, the unconditional branch a zero prompt and no reference;
+4. decode.
+
+Several target views per source: pass ``src_to_tgt`` of shape (B, N, 4, 4) (and optionally
+``tgt_intrinsics`` (B, N, 3, 3)); outputs then have shape (B, N, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import AutoencoderKL, DiffusionPipeline
+from diffusers.schedulers import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from jaxtyping import Float
+from torch import Tensor
+from torch.nn import functional as F
+from transformers import CLIPVisionModelWithProjection
+
+from genwarp.geometry import build_conditions
+from genwarp.models.codecs import (
+    PixelUnshuffleCodec,
+    codec_downsampling_factor,
+    codec_latent_channels,
+    decode_latents,
+    default_latent_scale,
+    encode_images,
+)
+from genwarp.models.genwarp_model import GenWarpModel
+from genwarp.models.image_prompt import encode_image_prompt
+from genwarp.models.reference_attention import ReferenceRead, reference_bank
+from genwarp.models.release import load_release
+from genwarp.pipelines.checks import (
+    check_depth,
+    check_image,
+    check_intrinsics,
+    check_resolution,
+    check_rigid,
+    check_tensor,
+)
+
+
+@dataclass
+class GenWarpPipelineOutput(BaseOutput):
+    """Pipeline outputs, all at the working resolution (leading (B,) or (B, N) for N views).
+
+    Attributes:
+        images: generated target views in [0, 1], (…, 3, H, W) (a list of PIL images or a numpy
+            array for ``output_type="pil"`` / ``"np"``).
+        warped: forward-warped source RGB, holes exactly 0, (…, 3, H, W).
+        visibility: 1 where at least one source pixel landed, (…, 1, H, W).
+        correspondence: target pixel (x', y') of every source pixel, −1e6 where invalid, (…, 2, H, W).
+    """
+
+    images: Tensor | list | np.ndarray
+    warped: Tensor
+    visibility: Tensor
+    correspondence: Tensor
+
+
+class GenWarpPipeline(DiffusionPipeline):
+    """Single image → novel views with GenWarp.
+
+    Components: ``model`` (:class:`GenWarpModel`), ``codec`` (``AutoencoderKL`` or
+    :class:`PixelUnshuffleCodec`), ``image_encoder`` (``CLIPVisionModelWithProjection`` or ``None``)
+    and ``scheduler`` (any diffusers scheduler; the default is the release's DDIM).
+    """
+
+    model_cpu_offload_seq = "image_encoder->model->codec"
+    _optional_components = ["image_encoder"]
+
+    def __init__(
+        self,
+        model: GenWarpModel,
+        codec: AutoencoderKL | PixelUnshuffleCodec,
+        scheduler: SchedulerMixin,
+        image_encoder: CLIPVisionModelWithProjection | None = None,
+    ):
+        super().__init__()
+        self.register_modules(model=model, codec=codec, scheduler=scheduler, image_encoder=image_encoder)
+        if model.config.image_prompt == "clip" and image_encoder is None:
+            raise ValueError("the model was trained with a CLIP image prompt (image_prompt='clip'): pass image_encoder")
+        if codec_latent_channels(codec) != model.latent_channels:
+            raise ValueError(
+                f"the codec makes {codec_latent_channels(codec)}-channel latents but the U-Nets take "
+                f"{model.latent_channels}"
+            )
+        factor = codec_downsampling_factor(codec)
+        if factor != model.condition_encoder.downsampling_factor:
+            raise ValueError(
+                f"the codec downsamples by {factor} but the condition encoder by "
+                f"{model.condition_encoder.downsampling_factor}"
+            )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_release(
+        cls,
+        root: str | Path,
+        variant: str = "multi1",
+        torch_dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+        strict: bool = True,
+    ) -> GenWarpPipeline:
+        """Load the authors' released checkpoints (``<root>/<variant>``, ``sd-vae-ft-mse``,
+        ``image_encoder``) configured to sample exactly as the release's own code."""
+        parts = load_release(root, variant, strict=strict)
+        for module in (parts.model, parts.vae, parts.image_encoder):
+            # nn.Module.to: diffusers' ModelMixin.to warns on every dtype cast.
+            torch.nn.Module.to(module, device=device, dtype=torch_dtype)
+        return cls(model=parts.model, codec=parts.vae, scheduler=parts.scheduler, image_encoder=parts.image_encoder)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def latent_scale(self) -> float:
+        scale = self.model.config.latent_scale
+        return float(scale) if scale is not None else default_latent_scale(self.codec)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return codec_downsampling_factor(self.codec)
+
+    # ------------------------------------------------------------------ steps
+    def check_inputs(self, image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
+                     num_inference_steps, guidance_scale, latents) -> int:
+        """Validate every argument; returns the number of target views per source (N)."""
+        check_image("image", image)
+        check_depth("depth", depth, image)
+        b = image.shape[0]
+        check_tensor("src_intrinsics", src_intrinsics, (3,), (3, 3))
+        check_intrinsics("src_intrinsics", src_intrinsics)
+        check_tensor("src_to_tgt", src_to_tgt, (3, 4), (4, 4))
+        check_rigid("src_to_tgt", src_to_tgt)
+        n = src_to_tgt.shape[1] if src_to_tgt.ndim == 4 else 1
+        check_tensor("tgt_intrinsics", tgt_intrinsics, (3, 4), (3, 3))
+        check_intrinsics("tgt_intrinsics", tgt_intrinsics)
+        for name, value in (("src_intrinsics", src_intrinsics), ("src_to_tgt", src_to_tgt),
+                            ("tgt_intrinsics", tgt_intrinsics)):
+            if value.shape[0] != b:
+                raise ValueError(f"{name} has batch size {value.shape[0]} but image has {b}")
+        if tgt_intrinsics.ndim == 4 and (src_to_tgt.ndim != 4 or tgt_intrinsics.shape[1] != n):
+            raise ValueError(
+                f"tgt_intrinsics of shape {tuple(tgt_intrinsics.shape)} needs src_to_tgt of shape (B, N, 4, 4) "
+                f"with the same N, got {tuple(src_to_tgt.shape)}"
+            )
+        check_resolution(height, width, self.vae_scale_factor)
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
+        if guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be ≥ 0, got {guidance_scale}")
+        if latents is not None:
+            shape = (b * n, self.model.latent_channels, height // self.vae_scale_factor, width // self.vae_scale_factor)
+            if tuple(latents.shape) not in (shape, (b, n) + shape[1:]):
+                raise ValueError(f"latents must have shape {shape} (or (B, N, ...)), got {tuple(latents.shape)}")
+        return n
+
+    def resize_inputs(
+        self, image: Float[Tensor, "b 3 h0 w0"], depth: Float[Tensor, "b 1 h0 w0"], height: int, width: int
+    ) -> tuple[Float[Tensor, "b 3 h w"], Float[Tensor, "b 1 h w"]]:
+        """To the working resolution. Normalised intrinsics are unchanged (non-square inputs are
+        squashed, as the release does)."""
+        if image.shape[-2:] != (height, width):
+            if self.model.config.resize_mode == "nearest":
+                image = F.interpolate(image, size=(height, width))
+            else:
+                image = F.interpolate(image, size=(height, width), mode="bilinear", antialias=True,
+                                      align_corners=False).clamp(0, 1)
+        if depth.shape[-2:] != (height, width):
+            depth = F.interpolate(depth, size=(height, width))  # nearest: no depth mixing across edges
+        return image, depth
+
+    def prepare_latents(self, shape: tuple[int, ...], dtype, device, generator, latents: Tensor | None) -> Tensor:
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        latents = latents.reshape(shape).to(device=device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    def _to_output_type(self, images: Tensor, output_type: str):
+        if output_type == "pt":
+            return images
+        array = images.float().permute(0, 2, 3, 1).cpu().numpy()
+        if output_type == "np":
+            return array
+        if output_type == "pil":
+            return [PIL.Image.fromarray((a * 255).round().astype(np.uint8)) for a in array]
+        raise ValueError(f"output_type must be 'pt', 'np' or 'pil', got {output_type!r}")
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: Float[Tensor, "b 3 h0 w0"],
+        depth: Float[Tensor, "b 1 h0 w0"],
+        src_intrinsics: Float[Tensor, "b 3 3"],
+        tgt_intrinsics: Float[Tensor, "b 3 3"] | Float[Tensor, "b n 3 3"],
+        src_to_tgt: Float[Tensor, "b 4 4"] | Float[Tensor, "b n 4 4"],
+        height: int = 512,
+        width: int = 512,
+        num_inference_steps: int = 20,
+        guidance_scale: float = 3.5,
+        latents: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        near: float | Tensor = 0.01,
+        far: float | Tensor = 100.0,
+        output_type: str = "pt",
+        return_dict: bool = True,
+    ) -> GenWarpPipelineOutput | tuple:
+        """Generate the target view(s).
+
+        Args:
+            image: source RGB in [0, 1].
+            depth: source z-depth (same size as ``image``), in the units of ``src_to_tgt``.
+            src_intrinsics / tgt_intrinsics: normalised intrinsics (fx/W, fy/H, cx/W, cy/H).
+            src_to_tgt: rigid transform from source-camera to target-camera coordinates (OpenCV
+                axes), (B, 4, 4) or (B, N, 4, 4) for N views per source.
+            height, width: working resolution (multiples of the codec factor).
+            num_inference_steps, guidance_scale: sampler settings (guidance 1 skips the
+                unconditional branch).
+            latents: initial noise (B·N, C, H/8, W/8) or (B, N, …); drawn with ``generator`` if None.
+            near, far: clip planes of the release warp's importance weights (release models only
+                use them for weighting; points closer than ``near`` are dropped).
+            output_type: ``"pt"`` (tensor), ``"np"`` or ``"pil"``.
+        """
+        n = self.check_inputs(image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
+                              num_inference_steps, guidance_scale, latents)
+        multi_view = src_to_tgt.ndim == 4
+        device = self._execution_device
+        dtype = self.model.dtype
+        cfg = self.model.config
+        b = image.shape[0]
+
+        image, depth = self.resize_inputs(image.to(device, torch.float32), depth.to(device, torch.float32),
+                                          height, width)
+        # Per-view copies of the source (item i·N + j = view j of source i).
+        src_to_tgt = src_to_tgt.to(device, torch.float32).reshape(b * n, 4, 4)
+        tgt_k = tgt_intrinsics.to(device, torch.float32)
+        tgt_k = tgt_k.reshape(b * n, 3, 3) if tgt_k.ndim == 4 else tgt_k.repeat_interleave(n, dim=0)
+        src_k = src_intrinsics.to(device, torch.float32)
+        near_t = torch.as_tensor(near, device=device, dtype=torch.float32)
+        far_t = torch.as_tensor(far, device=device, dtype=torch.float32)
+        if near_t.ndim == 1:
+            near_t, far_t = near_t.repeat_interleave(n), far_t.repeat_interleave(n)
+        conds = build_conditions(
+            cfg.condition_kind,
+            image.repeat_interleave(n, dim=0),
+            depth.repeat_interleave(n, dim=0),
+            src_k.repeat_interleave(n, dim=0),
+            tgt_k,
+            src_to_tgt,
+            normalization=cfg.coordinate_normalization,
+            num_frequencies=cfg.num_frequencies,
+            importance=cfg.warp_importance,
+            near=near_t,
+            far=far_t,
+        )
+
+        # Source side, once per source image.
+        ref_latents = encode_images(self.codec, image, self.latent_scale).to(dtype)
+        prompt = encode_image_prompt(
+            self.image_encoder if cfg.image_prompt == "clip" else None,
+            image, cfg.clip_preprocessing, self.model.cross_attention_dim,
+        ).to(dtype)
+        src_features = self.model.encode_condition(conds.source[::n])
+        tgt_features = self.model.encode_condition(conds.target)
+
+        hl, wl = height // self.vae_scale_factor, width // self.vae_scale_factor
+        x = self.prepare_latents((b * n, self.model.latent_channels, hl, wl), dtype, device, generator, latents)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+
+        view_source = torch.arange(b).repeat_interleave(n).tolist()  # bank row of each view
+        do_cfg = guidance_scale != 1.0
+        if do_cfg:
+            uncond_rows = view_source if cfg.uncond_uses_reference else [-1] * (b * n)
+            ref_index = uncond_rows + view_source
+            step_prompt = torch.cat([torch.zeros_like(prompt[view_source]), prompt[view_source]])
+            step_features = torch.cat([tgt_features, tgt_features])
+        else:
+            ref_index, step_prompt, step_features = view_source, prompt[view_source], tgt_features
+
+        with reference_bank(self.model.reference_round_dtype) as bank:
+            self.model.write_reference(bank, ref_latents, src_features, prompt)
+            read = ReferenceRead.create(bank, ref_index)
+            for t in self.progress_bar(self.scheduler.timesteps):
+                model_in = torch.cat([x, x]) if do_cfg else x
+                model_in = self.scheduler.scale_model_input(model_in, t)
+                out = self.model.predict(model_in, t, step_features, step_prompt, read)
+                if do_cfg:
+                    uncond, cond = out.chunk(2)
+                    out = uncond + guidance_scale * (cond - uncond)
+                x = self.scheduler.step(out, t, x, return_dict=False)[0]
+
+        images = decode_latents(self.codec, x, self.latent_scale).float()
+        warped, visibility, correspondence = conds.warped_image, conds.visibility, conds.correspondence
+        if multi_view:
+            images, warped, visibility, correspondence = (
+                t.reshape(b, n, *t.shape[1:]) for t in (images, warped, visibility, correspondence)
+            )
+        if output_type != "pt":
+            flat = images.reshape(-1, *images.shape[-3:])
+            images = self._to_output_type(flat, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return images, warped, visibility, correspondence
+        return GenWarpPipelineOutput(images=images, warped=warped, visibility=visibility,
+                                     correspondence=correspondence)
+
+
+__all__ = ["GenWarpPipeline", "GenWarpPipelineOutput"]
