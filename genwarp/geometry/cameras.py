@@ -193,21 +193,21 @@ def check_rigid(T: Tensor, name: str = "T", atol: float = 1e-4) -> None:
     """Raise ValueError unless ``T`` is a batch of rigid 4×4 transforms (orthonormal R, det +1).
 
     Optional helper for callers that validate user input; the geometry functions do not call it
-    (they are pure and should not pay for it on every step).
+    (they are pure and should not pay for a device sync on every step).
     """
     _check_matrix(name, T, 4, "check_rigid")
+    if T.numel() == 0:
+        return
     Td = T.detach().to(torch.float64)
     R = Td[..., :3, :3]
     eye = torch.eye(3, dtype=torch.float64, device=T.device)
-    err_orth = (R.transpose(-1, -2) @ R - eye).abs().amax().item() if R.numel() else 0.0
-    det = torch.linalg.det(R) if R.numel() else torch.ones(())
-    bottom = Td[..., 3, :]
-    bottom_ref = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64, device=T.device)
+    err_orth = (R.transpose(-1, -2) @ R - eye).abs().amax().item()
     if err_orth > atol:
         raise ValueError(f"`{name}`: rotation block is not orthonormal (max |RᵀR − I| = {err_orth:.3g})")
-    if R.numel() and (det - 1.0).abs().amax().item() > atol:
-        raise ValueError(f"`{name}`: rotation block has determinant ≠ +1 (reflection?)")
-    if bottom.numel() and (bottom - bottom_ref).abs().amax().item() > atol:
+    if (torch.linalg.det(R) - 1.0).abs().amax().item() > atol:
+        raise ValueError(f"`{name}`: rotation block has determinant ≠ +1 (a reflection)")
+    bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64, device=T.device)
+    if (Td[..., 3, :] - bottom).abs().amax().item() > atol:
         raise ValueError(f"`{name}`: last row must be (0, 0, 0, 1)")
 
 
@@ -284,9 +284,11 @@ def sph2cart(
     r: float | Float[Tensor, "*batch"],
 ) -> Float[Tensor, "*batch 3"]:
     """The release's ``sph2cart``: ``(r·cos(ele)·cos(azi), r·cos(ele)·sin(azi), r·sin(ele))``."""
+    dtype = next((a.dtype for a in (azi, ele, r) if isinstance(a, Tensor) and a.is_floating_point()), None)
+    dtype = dtype or torch.get_default_dtype()
+    device = next((a.device for a in (azi, ele, r) if isinstance(a, Tensor)), None)
     azi, ele, r = torch.broadcast_tensors(
-        *(torch.as_tensor(a, dtype=torch.get_default_dtype() if not isinstance(a, Tensor) else None)
-          for a in (azi, ele, r))
+        *(torch.as_tensor(a, dtype=dtype, device=device) for a in (azi, ele, r))
     )
     return torch.stack(
         [r * torch.cos(ele) * torch.cos(azi), r * torch.cos(ele) * torch.sin(azi), r * torch.sin(ele)],

@@ -131,10 +131,12 @@ def build_conditions(
         carried = src_extra
     elif kind == "depth":
         # Median of the source depth: a per-item scale, so the condition does not depend on the
-        # scene's units. torch.median (lower median) is deterministic.
-        median = d.reshape(B, -1).median(dim=1).values.clamp_min(torch.finfo(cdt).tiny)
-        median = median.reshape(B, 1, 1, 1)
-        src_extra = median / d
+        # scene's units (lower median, deterministic).
+        # Missing depth (≤ 0 or non-finite) is left out of the median and gets 0 ("no depth").
+        src_ok = torch.isfinite(d) & (d > 0)
+        median = torch.where(src_ok, d, torch.nan).reshape(B, -1).nanmedian(dim=1).values
+        median = torch.nan_to_num(median, nan=1.0).reshape(B, 1, 1, 1)
+        src_extra = torch.where(src_ok, median / torch.where(src_ok, d, 1.0), 0.0)
         z = splat.target_depth
         # Invalid points are never splatted; keep their value finite (z' may be 0 there).
         carried = torch.where(splat.valid, median / torch.where(splat.valid, z, 1.0), 0.0)

@@ -203,9 +203,13 @@ def splat_importance(
     if importance == "release":
         f = _per_item(func, "far", far, B, target_depth)
         imp = 0.5 / _release_clip_z(target_depth, n, f)
-        imp = imp - imp.amin(dim=dims, keepdim=True)
-        imp = imp / (imp.amax(dim=dims, keepdim=True) + 1e-6)
-        return 10.0 * imp - 10.0
+        # Non-finite entries (missing depth, or z_clip = 0 exactly) are left out of the min/max —
+        # the release would turn the whole item into NaN; for finite inputs this is the release.
+        finite = torch.isfinite(imp)
+        imp = imp - torch.where(finite, imp, torch.inf).amin(dim=dims, keepdim=True)
+        imp = imp / (torch.where(finite, imp, -torch.inf).amax(dim=dims, keepdim=True) + 1e-6)
+        # A no-op for finite values (already in [−10, 0)); maps ±inf to 0 / −10.
+        return (10.0 * imp - 10.0).clamp(-10.0, 0.0)
 
     if valid is None:
         valid = target_depth > n
@@ -336,8 +340,9 @@ def prepare_splat(
 ) -> SplatInputs:
     """Steps 1–3 of :func:`forward_warp`: positions, validity and log-weights of the source points.
 
-    Useful when several quantities derived from the target geometry (e.g. the target depth) are to
-    be splatted together in one :func:`softmax_splat` call. Computed in float32 (float64 if
+    Source pixels whose depth is not finite and positive (missing sensor depth) are invalid in both
+    modes. Useful when several quantities derived from the target geometry (e.g. the target depth)
+    are to be splatted together in one :func:`softmax_splat` call. Computed in float32 (float64 if
     ``depth`` is float64); cameras are cast to that dtype.
     """
     func = "prepare_splat"
@@ -355,6 +360,8 @@ def prepare_splat(
         d, src_intrinsics.to(cdt), tgt_intrinsics.to(cdt), src_to_tgt.to(cdt), out_size=out_size
     )
     valid = splat_validity(target_xy, target_depth, importance=importance, near=near, far=far)
+    # Missing source depth (0, negative or non-finite, as in sensor depth maps) never splats.
+    valid = valid & torch.isfinite(d) & (d > 0)
     log_weight = splat_importance(target_depth, valid, importance=importance, near=near, far=far)
     if importance == "inverse_depth":
         log_weight = log_weight + HOUSE_LOG_WEIGHT_SHIFT

@@ -125,3 +125,15 @@ def test_bad_inputs_raise():
         build_conditions("coords", img[:, :1], depth, K, K, T)
     with pytest.raises(ValueError, match="`src_to_tgt`"):
         build_conditions("coords", img, depth, K, K, T[:, :3])
+
+
+@pytest.mark.parametrize("kind", CONDITION_KINDS)
+def test_missing_depth_gives_finite_conditions(kind):
+    img, depth, K, T = problem()
+    depth[0, 0, 1, 1] = 0.0
+    depth[1, 0, 2, 2] = float("nan")
+    c = build_conditions(kind, img, depth, K, K, T)
+    for x in (c.source, c.target, c.warped_image, c.visibility):
+        assert bool(torch.isfinite(x).all())
+    if kind == "depth":
+        assert c.source[0, 0, 1, 1] == 0 and c.source[1, 0, 2, 2] == 0

@@ -12,7 +12,6 @@ from genwarp.geometry import (
     embedding_channels,
     fourier_embedding,
     fov_to_intrinsics,
-    invert_rigid,
     plucker_embedding,
 )
 from genwarp.geometry.cameras import normalized_to_pixel_intrinsics

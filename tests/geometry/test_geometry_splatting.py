@@ -315,3 +315,19 @@ def test_cuda_matches_cpu(importance):
     gpu = forward_warp(*(t.cuda() for t in (img, depth, K, K, T)), importance=importance, return_correspondence=True)
     for a, b in zip(cpu, gpu):
         torch.testing.assert_close(b.cpu(), a, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("importance", MODES)
+def test_missing_depth_never_splats_and_stays_finite(importance):
+    img, depth, K, T = warp_problem(dtype=torch.float32, seed=8)
+    holes = torch.zeros_like(depth, dtype=torch.bool)
+    holes[0, 0, 2, 3] = holes[0, 0, 4, 4] = holes[1, 0, 0, 0] = True
+    bad = depth.clone()
+    bad[0, 0, 2, 3], bad[0, 0, 4, 4], bad[1, 0, 0, 0] = 0.0, float("nan"), -1.0
+    warped, vis, corr = forward_warp(img, bad, K, K, T, importance=importance, return_correspondence=True)
+    assert bool(torch.isfinite(warped).all())
+    assert bool((corr[holes.expand_as(corr)] == INVALID_COORDINATE).all())
+    # Splatting without those points equals giving them zero weight.
+    img_masked = img.masked_fill(holes, 0.0)
+    w_ref, _ = forward_warp(img_masked, bad, K, K, T, importance=importance)
+    torch.testing.assert_close(warped, w_ref)
