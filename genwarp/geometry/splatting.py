@@ -12,7 +12,8 @@ Pipeline of :func:`forward_warp`, each step public so it can be tested and reuse
 
 Two importance modes:
 
-``"release"`` — bit-for-bit the official GenWarp behaviour (release-spec §6), quirks included:
+``"release"`` — the official GenWarp behaviour (release-spec §6), quirks included, matching the
+    official goldens up to float32 rounding of the target positions:
     importance from the *clip-space* z of the target OpenGL projection,
     ``z_clip = ((far + near)·z' − 2·far·near)/(far − near)``, ``imp = 0.5/z_clip`` normalised with
     min/max over **all** points (invalid ones included); a point is invalid iff its screen z ≤ 0,
