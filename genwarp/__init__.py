@@ -16,6 +16,7 @@ _LAZY = {
     "GenWarpPipeline": "genwarp.pipelines",
     "GenWarpPipelineOutput": "genwarp.pipelines",
     "GenWarpModel": "genwarp.models",
+    "GenWarpObjective": "genwarp.models",
     "ConditionEncoder": "genwarp.models",
     "PixelUnshuffleCodec": "genwarp.models",
 }
@@ -30,5 +31,5 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genwarp.models import ConditionEncoder, GenWarpModel, PixelUnshuffleCodec
+    from genwarp.models import ConditionEncoder, GenWarpModel, GenWarpObjective, PixelUnshuffleCodec
     from genwarp.pipelines import GenWarpPipeline, GenWarpPipelineOutput

@@ -20,12 +20,15 @@ from genwarp.models.reference_attention import (
     reference_bank,
 )
 from genwarp.models.release import RELEASE_MODEL_CONFIG, load_release, load_release_model
+from genwarp.models.objective import GenWarpObjective, ObjectiveOutput
 from genwarp.models.schedules import release_ddim_scheduler, training_noise_scheduler
 
 __all__ = [
     "CONDITION_KINDS",
     "ConditionEncoder",
     "GenWarpModel",
+    "GenWarpObjective",
+    "ObjectiveOutput",
     "PixelUnshuffleCodec",
     "RELEASE_MODEL_CONFIG",
     "ReferenceBank",

@@ -29,8 +29,9 @@ class PixelUnshuffleCodec(ModelMixin, ConfigMixin):
         super().__init__()
         if factor < 1:
             raise ValueError(f"factor must be a positive integer, got {factor}")
-        # An (empty) buffer so device/dtype queries of diffusers' ModelMixin have something to read.
-        self.register_buffer("_anchor", torch.zeros(0), persistent=False)
+        # An empty buffer: gives diffusers' ModelMixin a device/dtype to report and save_pretrained a
+        # weights file to write (from_pretrained expects one even for a parameter-free model).
+        self.register_buffer("anchor", torch.zeros(0))
 
     @property
     def latent_channels(self) -> int:

@@ -25,7 +25,12 @@ from torch import Tensor
 
 from genwarp.models.condition_encoder import ConditionEncoder
 from genwarp.models.conv_in import conv_in_residual
-from genwarp.models.reference_attention import ReferenceBank, ReferenceRead, install_reference_processors
+from genwarp.models.reference_attention import (
+    ReferenceBank,
+    ReferenceRead,
+    ReferenceReaderProcessor,
+    install_reference_processors,
+)
 
 CONDITION_KINDS = ("coords", "depth", "image", "plucker")
 NORMALIZATIONS = ("release", "pixel_centers")
@@ -175,6 +180,18 @@ class GenWarpModel(ModelMixin, ConfigMixin):
             )
         return bank
 
+    def project_reference(self, bank: ReferenceBank) -> ReferenceBank:
+        """Project the banked features to the denoiser's keys/values, once per bank.
+
+        Every denoising step and target view then reuses them; doing it here, outside the
+        denoiser's forward, also keeps gradient checkpointing's recomputation identical.
+        """
+        for name, module in self.denoiser.named_modules():
+            processor = getattr(module, "processor", None)
+            if isinstance(processor, ReferenceReaderProcessor):
+                bank.keys_values(processor.name, module)
+        return bank
+
     def predict(
         self,
         noisy_latents: Float[Tensor, "b c hl wl"],
@@ -217,6 +234,7 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         ref_index = torch.as_tensor(ref_index, dtype=torch.long)
         bank = ReferenceBank(round_to=self.reference_round_dtype)
         self.write_reference(bank, ref_latents, self.encode_condition(src_condition), image_prompt)
+        self.project_reference(bank)
         rows = ref_index.clamp(min=0).to(image_prompt.device)
         keep = (ref_index >= 0).to(device=image_prompt.device, dtype=image_prompt.dtype).view(-1, 1, 1)
         denoiser_prompt = image_prompt[rows] * keep

@@ -51,11 +51,16 @@ class ReferenceBank:
     def store(self, name: str, hidden_states: Float[Tensor, "b l c"]) -> None:
         if self.round_to is not None and hidden_states.dtype != self.round_to:
             hidden_states = hidden_states.to(self.round_to).to(hidden_states.dtype)
+        # A bank is filled by one preserver pass. Under gradient checkpointing the preserver's blocks
+        # run again during backward and store equal tensors; cached keys/values stay valid.
         self.features[name] = hidden_states
-        self._kv.pop(name, None)
 
     def keys_values(self, name: str, attn: Attention) -> tuple[Float[Tensor, "b l d"], Float[Tensor, "b l d"]]:
-        """Reference keys/values of block ``name`` projected by ``attn`` (computed once, cached)."""
+        """Reference keys/values of block ``name`` projected by ``attn`` (computed once, cached).
+
+        :meth:`GenWarpModel.project_reference` calls this for every block before the denoiser
+        runs, so that with gradient checkpointing the projection is not part of a recomputed block.
+        """
         if name not in self._kv:
             try:
                 feats = self.features[name]

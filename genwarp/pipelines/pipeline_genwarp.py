@@ -293,6 +293,7 @@ class GenWarpPipeline(DiffusionPipeline):
 
         with reference_bank(self.model.reference_round_dtype) as bank:
             self.model.write_reference(bank, ref_latents, src_features, prompt)
+            self.model.project_reference(bank)
             read = ReferenceRead.create(bank, ref_index)
             for t in self.progress_bar(self.scheduler.timesteps):
                 model_in = torch.cat([x, x]) if do_cfg else x

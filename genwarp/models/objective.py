@@ -1,0 +1,171 @@
+"""The training forward: a batch of (source, target) pairs → the diffusion loss.
+
+Wraps the trainable :class:`GenWarpModel` with the frozen parts (latent codec, image encoder) and
+the noise schedule, so an Accelerate/DDP loop only has to call ``loss = objective(batch).loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDPMScheduler
+from jaxtyping import Float
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from genwarp.geometry import build_conditions, relative_transform
+from genwarp.models.codecs import default_latent_scale, encode_images
+from genwarp.models.genwarp_model import GenWarpModel
+from genwarp.models.image_prompt import encode_image_prompt
+from genwarp.models.schedules import training_noise_scheduler
+
+REQUIRED_KEYS = ("src_image", "tgt_image", "src_depth", "src_intrinsics", "tgt_intrinsics")
+
+
+@dataclass
+class ObjectiveOutput:
+    """``loss`` (scalar, weighted mean), ``loss_per_item`` (B,), the sampled ``timesteps`` (B,) and
+    the condition-dropout mask ``dropped`` (B,)."""
+
+    loss: Tensor
+    loss_per_item: Tensor
+    timesteps: Tensor
+    dropped: Tensor
+
+
+class GenWarpObjective(nn.Module):
+    """v-prediction (or ε) loss on the zero-terminal-SNR schedule the release samples with.
+
+    Args:
+        model: the trainable two-stream model.
+        codec: frozen latent codec (``AutoencoderKL`` or ``PixelUnshuffleCodec``).
+        image_encoder: frozen CLIP image encoder, or ``None`` for models with ``image_prompt='none'``.
+        noise_scheduler: forward process; defaults to :func:`training_noise_scheduler`.
+        condition_dropout: per-item probability of dropping the image prompt *and* the reference
+            together (what the unconditional branch of classifier-free guidance sees).
+        snr_gamma: min-SNR-γ loss weighting (``None``: uniform).
+        noise_offset: scale of the per-channel offset noise (0: off).
+        near, far: clip planes handed to the warp (used by the release importance weighting).
+    """
+
+    def __init__(
+        self,
+        model: GenWarpModel,
+        codec: nn.Module,
+        image_encoder: nn.Module | None = None,
+        noise_scheduler: DDPMScheduler | None = None,
+        condition_dropout: float = 0.1,
+        snr_gamma: float | None = None,
+        noise_offset: float = 0.0,
+        near: float = 0.01,
+        far: float = 100.0,
+    ):
+        super().__init__()
+        if not 0.0 <= condition_dropout <= 1.0:
+            raise ValueError(f"condition_dropout must be in [0, 1], got {condition_dropout}")
+        if model.config.image_prompt == "clip" and image_encoder is None:
+            raise ValueError("the model uses a CLIP image prompt (image_prompt='clip'): pass image_encoder")
+        self.model = model
+        self.codec = codec.requires_grad_(False).eval()
+        self.image_encoder = image_encoder.requires_grad_(False).eval() if image_encoder is not None else None
+        self.noise_scheduler = noise_scheduler or training_noise_scheduler(model.config.prediction_type)
+        self.condition_dropout = condition_dropout
+        self.snr_gamma = snr_gamma
+        self.noise_offset = noise_offset
+        self.near, self.far = near, far
+        self.register_buffer(
+            "alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False
+        )
+
+    @property
+    def latent_scale(self) -> float:
+        scale = self.model.config.latent_scale
+        return float(scale) if scale is not None else default_latent_scale(self.codec)
+
+    def train(self, mode: bool = True) -> GenWarpObjective:
+        super().train(mode)
+        self.codec.eval()  # frozen parts stay in eval mode
+        if self.image_encoder is not None:
+            self.image_encoder.eval()
+        return self
+
+    @torch.no_grad()
+    def prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Conditions, latents and image prompt of a batch (no gradients: all inputs are frozen)."""
+        missing = [k for k in REQUIRED_KEYS if k not in batch]
+        if missing:
+            raise KeyError(f"training batch lacks {missing}; it has {sorted(batch)}")
+        if "src_to_tgt" in batch:
+            src_to_tgt = batch["src_to_tgt"]
+        elif "src_c2w" in batch and "tgt_c2w" in batch:
+            src_to_tgt = relative_transform(batch["src_c2w"].float(), batch["tgt_c2w"].float())
+        else:
+            raise KeyError("training batch needs 'src_to_tgt' or both 'src_c2w' and 'tgt_c2w'")
+        cfg = self.model.config
+        src = batch["src_image"].float()
+        conds = build_conditions(
+            cfg.condition_kind,
+            src,
+            batch["src_depth"].float(),
+            batch["src_intrinsics"].float(),
+            batch["tgt_intrinsics"].float(),
+            src_to_tgt.float(),
+            normalization=cfg.coordinate_normalization,
+            num_frequencies=cfg.num_frequencies,
+            importance=cfg.warp_importance,
+            near=self.near,
+            far=self.far,
+        )
+        encoder = self.image_encoder if cfg.image_prompt == "clip" else None
+        return {
+            "src_condition": conds.source,
+            "tgt_condition": conds.target,
+            "ref_latents": encode_images(self.codec, src, self.latent_scale),
+            "latents": encode_images(self.codec, batch["tgt_image"].float(), self.latent_scale),
+            "image_prompt": encode_image_prompt(encoder, src, cfg.clip_preprocessing, self.model.cross_attention_dim),
+        }
+
+    def loss_weights(self, timesteps: Tensor) -> Tensor:
+        """Min-SNR-γ weights (ones when ``snr_gamma`` is None)."""
+        if self.snr_gamma is None:
+            return torch.ones_like(timesteps, dtype=torch.float32)
+        ac = self.alphas_cumprod.to(timesteps.device)[timesteps]
+        snr = ac / (1.0 - ac).clamp(min=1e-8)
+        clipped = snr.clamp(max=self.snr_gamma)
+        if self.model.config.prediction_type == "v_prediction":
+            return clipped / (snr + 1.0)
+        return clipped / snr.clamp(min=1e-8)
+
+    def forward(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> ObjectiveOutput:
+        inputs = self.prepare(batch)
+        latents: Float[Tensor, "b c h w"] = inputs["latents"]
+        b, device = latents.shape[0], latents.device
+
+        # Draw on the generator's device (CPU generators stay reproducible across machines).
+        gen_device = generator.device if generator is not None else device
+        noise = torch.randn(latents.shape, generator=generator, device=gen_device).to(device)
+        if self.noise_offset:
+            offset = torch.randn((b, latents.shape[1], 1, 1), generator=generator, device=gen_device).to(device)
+            noise = noise + self.noise_offset * offset
+        num_t = self.noise_scheduler.config.num_train_timesteps
+        timesteps = torch.randint(0, num_t, (b,), generator=generator, device=gen_device).to(device)
+        dropped = torch.rand((b,), generator=generator, device=gen_device).to(device) < self.condition_dropout
+        ref_index = torch.where(dropped.cpu(), -1, torch.arange(b))
+
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        if self.model.config.prediction_type == "v_prediction":
+            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        pred = self.model(
+            noisy, timesteps, inputs["ref_latents"], inputs["src_condition"], inputs["tgt_condition"],
+            inputs["image_prompt"], ref_index=ref_index,
+        )
+        per_item = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+        weights = self.loss_weights(timesteps)
+        loss = (per_item * weights).mean()
+        return ObjectiveOutput(loss=loss, loss_per_item=per_item.detach(), timesteps=timesteps, dropped=dropped)
+
+
+__all__ = ["GenWarpObjective", "ObjectiveOutput"]
