@@ -1,0 +1,206 @@
+"""Frozen evaluation indices: which (scene, source, target) pairs an evaluation uses.
+
+An index is a JSON file::
+
+    {
+      "format": "genwarp-eval-index/1",
+      "dataset": "synthetic", "split": "test", "seed": 0,
+      "rule": {"type": "frame_gap", "unit": "frame index difference |tgt - src|",
+               "ranges": {"mid": [lo, hi], "long": [lo, hi]}, "both_directions": true,
+               "pairs_per_scene": 1, "description": "..."},
+      "dataset_config": {...},            # what defines the scenes (synthetic generator knobs)
+      "num_entries": N,
+      "entries": [{"scene", "src_index", "tgt_index", "range", "gap",
+                   "translation", "rotation_deg"}, ...]
+    }
+
+**The range rule** (:class:`FrameGapRule`): a pair is *mid-range* when its frame gap
+``|tgt − src|`` lies in the rule's ``mid`` window and *long-range* when it lies in the ``long``
+window (inclusive; the windows do not overlap). For every scene (sorted by name) and every
+range, ``pairs_per_scene`` pairs are drawn uniformly among the valid ones (source uniform over
+frames that have a partner in the window, target uniform over its partners, either temporal
+direction) with a generator seeded by ``(seed, scene, range)`` — so the index does not depend on
+iteration order, and a scene too short for a window simply contributes no pair to it. Every entry
+also records the pair's camera translation (in pose units) and relative rotation (degrees) so
+analyses can bin by geometry as well. Default windows per dataset are in :data:`DEFAULT_RULES`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genwarp.data.base import PairDataset, stable_seed
+from genwarp.data.health import DataError
+from genwarp.data.samplers import sample_gap_pairs
+
+__all__ = ["DEFAULT_RULES", "INDEX_FORMAT", "FrameGapRule", "build_eval_index", "load_eval_index", "save_eval_index"]
+
+INDEX_FORMAT = "genwarp-eval-index/1"
+
+
+@dataclass(frozen=True)
+class FrameGapRule:
+    """Mid/long range by frame-gap windows (see the module docstring)."""
+
+    ranges: dict[str, tuple[int, int]]
+    both_directions: bool = True
+    pairs_per_scene: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        spans = sorted((lo, hi, name) for name, (lo, hi) in self.ranges.items())
+        for lo, hi, name in spans:
+            if lo < 1 or hi < lo:
+                raise ValueError(f"range {name!r}: need 1 <= lo <= hi, got [{lo}, {hi}]")
+        for (lo1, hi1, n1), (lo2, hi2, n2) in zip(spans, spans[1:]):
+            if lo2 <= hi1:
+                raise ValueError(f"ranges {n1!r} [{lo1}, {hi1}] and {n2!r} [{lo2}, {hi2}] overlap")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "frame_gap",
+            "unit": "frame index difference |tgt - src|",
+            "ranges": {k: [int(v[0]), int(v[1])] for k, v in self.ranges.items()},
+            "both_directions": self.both_directions,
+            "pairs_per_scene": self.pairs_per_scene,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FrameGapRule:
+        if d.get("type", "frame_gap") != "frame_gap":
+            raise ValueError(f"unknown rule type {d.get('type')!r}")
+        return cls({k: (int(v[0]), int(v[1])) for k, v in d["ranges"].items()}, bool(d.get("both_directions", True)),
+                   int(d.get("pairs_per_scene", 1)), str(d.get("description", "")))
+
+    def with_pairs_per_scene(self, n: int) -> FrameGapRule:
+        return FrameGapRule(dict(self.ranges), self.both_directions, int(n), self.description)
+
+
+DEFAULT_RULES: dict[str, FrameGapRule] = {
+    # RealEstate10K / ACID camera files list (nearly) every video frame at 24-30 fps:
+    # mid ≈ 0.5-1.5 s of camera motion, long ≈ 2-4 s.
+    "re10k": FrameGapRule({"mid": (15, 45), "long": (60, 120)}, description="RealEstate10K rows (~30 fps): mid 15-45 frames, long 60-120 frames"),
+    "acid": FrameGapRule({"mid": (15, 45), "long": (60, 120)}, description="ACID rows (~30 fps): mid 15-45 frames, long 60-120 frames"),
+    # ScanNet frame numbers are 30 fps sensor frames (also when exported with a frame skip).
+    "scannet": FrameGapRule({"mid": (30, 60), "long": (90, 180)}, description="ScanNet frame numbers (30 fps): mid 1-2 s, long 3-6 s"),
+    # synthetic paths move 0.03-0.08 m and yaw 0-2 deg per step (SyntheticSceneConfig defaults):
+    # mid ≈ 0.2-1 m / up to 24 deg, long ≈ 0.5-2.4 m / up to 60 deg.
+    "synthetic": FrameGapRule({"mid": (6, 12), "long": (18, 30)}, description="synthetic path steps: mid 6-12, long 18-30"),
+}
+
+
+def _pose_stats(c2w_a: torch.Tensor, c2w_b: torch.Tensor) -> tuple[float, float]:
+    a, b = c2w_a.double(), c2w_b.double()
+    trans = float(torch.linalg.norm(a[:3, 3] - b[:3, 3]))
+    R = a[:3, :3].T @ b[:3, :3]
+    cos = max(-1.0, min(1.0, (float(torch.trace(R)) - 1.0) / 2.0))
+    return trans, math.degrees(math.acos(cos))
+
+
+def _handle_pose(handle: Any, index: int) -> torch.Tensor | None:
+    for attr in ("c2w",):
+        c2w = getattr(handle, attr, None)
+        if isinstance(c2w, torch.Tensor):
+            return c2w[index]
+    cams = getattr(handle, "cameras", None)
+    if cams is not None and hasattr(cams, "c2w"):
+        return cams.c2w[index]
+    scene = getattr(handle, "scene", None)
+    if scene is not None and hasattr(scene, "c2w"):
+        return scene.c2w[index]
+    poses = getattr(handle, "poses", None)
+    if isinstance(poses, dict) and index in poses:
+        return torch.as_tensor(poses[index])
+    return None
+
+
+def build_eval_index(
+    dataset: PairDataset,
+    rule: FrameGapRule | None = None,
+    *,
+    seed: int = 0,
+    scenes: list[str] | None = None,
+    split: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build an index for ``dataset`` (deterministic for a given seed, rule and set of frames)."""
+    name = dataset.dataset_name
+    rule = rule or DEFAULT_RULES.get(name)
+    if rule is None:
+        raise ValueError(f"no default range rule for dataset {name!r}; pass one")
+    scene_list = sorted(scenes if scenes is not None else dataset.scene_names())
+    entries: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    for scene in scene_list:
+        try:
+            handle = dataset.open_scene(scene)
+        except DataError as e:
+            skipped[e.kind] = skipped.get(e.kind, 0) + 1
+            dataset.health.record(e.kind, e.path or scene, str(e))
+            continue
+        for range_name, (lo, hi) in rule.ranges.items():
+            rng = np.random.default_rng(stable_seed(seed, "eval-index", scene, range_name))
+            for src, tgt in sample_gap_pairs(handle.frame_ids, lo, hi, rule.pairs_per_scene, rule.both_directions, rng):
+                e = {"scene": scene, "src_index": src, "tgt_index": tgt, "range": range_name, "gap": abs(tgt - src)}
+                pa, pb = _handle_pose(handle, src), _handle_pose(handle, tgt)
+                if pa is not None and pb is not None:
+                    t, r = _pose_stats(pa, pb)
+                    e["translation"] = round(t, 6)
+                    e["rotation_deg"] = round(r, 4)
+                entries.append(e)
+    index: dict[str, Any] = {
+        "format": INDEX_FORMAT,
+        "dataset": name,
+        "split": split if split is not None else getattr(dataset, "split", None),
+        "seed": int(seed),
+        "rule": rule.to_dict(),
+        "num_scenes": len(scene_list),
+        "num_entries": len(entries),
+        "counts": {r: sum(1 for e in entries if e["range"] == r) for r in rule.ranges},
+        "skipped_scenes": skipped,
+    }
+    describe = getattr(dataset, "describe", None)
+    if callable(describe):
+        index["dataset_config"] = describe()
+    if extra:
+        index.update(extra)
+    index["entries"] = entries
+    return index
+
+
+def save_eval_index(index: dict[str, Any], path: str | Path) -> Path:
+    """Write ``index`` as JSON: metadata indented, one entry per line (diff-friendly)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = {k: v for k, v in index.items() if k != "entries"}
+    text = json.dumps(head, indent=2, sort_keys=False)
+    lines = [json.dumps(e, sort_keys=False) for e in index.get("entries", [])]
+    body = ',\n    '.join(lines)
+    text = text[:-2] + ',\n  "entries": [\n    ' + body + '\n  ]\n}\n' if lines else text[:-2] + ',\n  "entries": []\n}\n'
+    path.write_text(text)
+    return path
+
+
+def load_eval_index(path: str | Path) -> dict[str, Any]:
+    """Read and check an index file (raises ValueError naming the file on a malformed one)."""
+    path = Path(path)
+    with open(path) as f:
+        index = json.load(f)
+    if not isinstance(index, dict) or "entries" not in index:
+        raise ValueError(f"{path}: not an evaluation index (no 'entries')")
+    if index.get("format") not in (None, INDEX_FORMAT):
+        raise ValueError(f"{path}: unknown index format {index.get('format')!r}")
+    for i, e in enumerate(index["entries"]):
+        if not all(k in e for k in ("scene", "src_index", "tgt_index")):
+            raise ValueError(f"{path}: entry {i} lacks scene/src_index/tgt_index")
+    return index
+
+
