@@ -22,6 +22,7 @@ Scene names are ``"train_<n>"`` (the infinite training stream, n = 0, 1, 2, …)
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -616,4 +617,5 @@ class SyntheticScenesDataset(PairDataset):
 
     def describe(self) -> dict[str, Any]:
         """What defines this dataset's content (recorded in evaluation indices)."""
-        return {"split": self.split, "seed": self.seed, "num_test_scenes": self.num_test_scenes, "config": self.config.to_dict()}
+        d = {"split": self.split, "seed": self.seed, "num_test_scenes": self.num_test_scenes, "config": self.config.to_dict()}
+        return json.loads(json.dumps(d))  # JSON types (tuples -> lists), as stored in an index
