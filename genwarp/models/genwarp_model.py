@@ -74,6 +74,9 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         prediction_type: what the denoiser predicts (``v_prediction`` or ``epsilon``).
         uncond_uses_reference: whether the unconditional CFG branch attends to the reference
             (the release: no).
+        reference_attention: ``False`` switches the two-stream design off (the attention
+            ablation): the preserver is not run and is frozen, and the denoiser sees only the
+            warped condition and the image prompt.
     """
 
     _supports_gradient_checkpointing = True
@@ -96,6 +99,7 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         resize_mode: str = "bilinear",
         prediction_type: str = "v_prediction",
         uncond_uses_reference: bool = False,
+        reference_attention: bool = True,
     ):
         super().__init__()
         if unet is None:
@@ -140,7 +144,7 @@ class GenWarpModel(ModelMixin, ConfigMixin):
                 f"{sorted(set(writers) ^ set(readers))}"
             )
         for name, param in self.preserver.named_parameters():
-            if name.startswith(PRESERVER_UNUSED_PREFIXES):
+            if name.startswith(PRESERVER_UNUSED_PREFIXES) or not reference_attention:
                 param.requires_grad_(False)
 
     # ------------------------------------------------------------------ properties
@@ -232,13 +236,15 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         if ref_index is None:
             ref_index = torch.arange(b)
         ref_index = torch.as_tensor(ref_index, dtype=torch.long)
-        bank = ReferenceBank(round_to=self.reference_round_dtype)
-        self.write_reference(bank, ref_latents, self.encode_condition(src_condition), image_prompt)
-        self.project_reference(bank)
         rows = ref_index.clamp(min=0).to(image_prompt.device)
         keep = (ref_index >= 0).to(device=image_prompt.device, dtype=image_prompt.dtype).view(-1, 1, 1)
         denoiser_prompt = image_prompt[rows] * keep
-        read = ReferenceRead.create(bank, ref_index)
+        read = None
+        if self.config.reference_attention:
+            bank = ReferenceBank(round_to=self.reference_round_dtype)
+            self.write_reference(bank, ref_latents, self.encode_condition(src_condition), image_prompt)
+            self.project_reference(bank)
+            read = ReferenceRead.create(bank, ref_index)
         return self.predict(noisy_latents, timesteps, self.encode_condition(tgt_condition), denoiser_prompt, read)
 
     # ------------------------------------------------------------------ construction helpers

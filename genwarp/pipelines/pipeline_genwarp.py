@@ -292,9 +292,11 @@ class GenWarpPipeline(DiffusionPipeline):
             ref_index, step_prompt, step_features = view_source, prompt[view_source], tgt_features
 
         with reference_bank(self.model.reference_round_dtype) as bank:
-            self.model.write_reference(bank, ref_latents, src_features, prompt)
-            self.model.project_reference(bank)
-            read = ReferenceRead.create(bank, ref_index)
+            read = None
+            if cfg.reference_attention:
+                self.model.write_reference(bank, ref_latents, src_features, prompt)
+                self.model.project_reference(bank)
+                read = ReferenceRead.create(bank, ref_index)
             for t in self.progress_bar(self.scheduler.timesteps):
                 model_in = torch.cat([x, x]) if do_cfg else x
                 model_in = self.scheduler.scale_model_input(model_in, t)

@@ -112,3 +112,17 @@ def test_from_stable_diffusion_loads_a_local_unet_and_names_missing_ones(tmp_pat
     assert torch.equal(model.preserver.conv_in.weight, unet.conv_in.weight)
     with pytest.raises(FileNotFoundError, match="sd-image-variations"):
         GenWarpModel.from_stable_diffusion(str(tmp_path / "nowhere"))
+
+
+def test_reference_attention_off_skips_and_freezes_the_preserver():
+    model = random_model(seed=8, reference_attention=False).eval()
+    assert not any(p.requires_grad for p in model.preserver.parameters())
+    calls = []
+    handle = model.preserver.register_forward_pre_hook(lambda m, a: calls.append(1))
+    x, t, ref, cs, ct, p = _inputs()
+    with torch.no_grad():
+        out = model(x, t, ref, cs, ct, p)
+        plain = model.predict(x, t, model.encode_condition(ct), p, reference=None)
+    handle.remove()
+    assert not calls
+    torch.testing.assert_close(out, plain)
