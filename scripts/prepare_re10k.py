@@ -3,7 +3,7 @@
 
     python scripts/prepare_re10k.py --root RE10K --split test --videos VIDEOS \
         [--frames-root RE10K/frames] [--match auto|timestamp|order] [--ext jpg|png] \
-        [--max-side 640] [--sequences ID ...] [--report report.json]
+        [--max-side 640] [--sequences ID ...] [--report report.json] [--backend auto|av|opencv]
 
 For every ``<root>/<split>/<sequence>.txt`` the video ``<videos>/<sequence>.mp4`` (or
 ``<youtube id>.mp4``/.mkv/.webm) is decoded and the listed frames are written to
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality")
     p.add_argument("--sequences", nargs="*", default=None, help="only these sequence ids")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--backend", default="auto", choices=["auto", "av", "opencv"], help="video decoder (auto: PyAV if installed)")
     p.add_argument("--report", type=Path, default=None, help="JSON report (default: <frames_root>/<split>/prepare_report.json)")
     args = p.parse_args(argv)
 
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(cams, desc=f"extract {args.split}", unit="seq")
     for cam in bar:
         rep = extract_sequence_frames(cam, args.videos, frames_root / args.split / cam.stem, match=args.match, ext=args.ext,
-                                      max_side=args.max_side, quality=args.quality, overwrite=args.overwrite)
+                                      max_side=args.max_side, quality=args.quality, overwrite=args.overwrite,
+                                      backend=args.backend)
         reports.append(rep.to_dict())
         bar.set_postfix(missing_videos=sum(r["status"] == "missing_video" for r in reports))
     summary = {

@@ -71,9 +71,23 @@ def find_video(videos_dir: Path, sequence: str, url: str) -> Path | None:
     return None
 
 
-def video_info(path: Path) -> dict[str, Any]:
-    """Frame count, fps and duration (µs) of a video."""
+def _use_av(backend: str) -> bool:
+    if backend not in ("auto", "av", "opencv"):
+        raise ValueError(f"backend must be 'auto', 'av' or 'opencv', got {backend!r}")
+    if backend == "opencv":
+        return False
     try:
+        import av  # noqa: F401
+    except ImportError:
+        if backend == "av":
+            raise
+        return False
+    return True
+
+
+def video_info(path: Path, backend: str = "auto") -> dict[str, Any]:
+    """Frame count, fps and duration (µs) of a video."""
+    if _use_av(backend):
         import av
 
         with av.open(str(path)) as c:
@@ -82,7 +96,7 @@ def video_info(path: Path) -> dict[str, Any]:
             frames = int(s.frames or 0)
             duration = int(float(s.duration * s.time_base) * 1e6) if s.duration else (int(frames / fps * 1e6) if fps else 0)
             return {"frames": frames, "fps": fps, "duration_us": duration}
-    except ImportError:
+    else:
         import cv2
 
         cap = cv2.VideoCapture(str(path))
@@ -92,14 +106,13 @@ def video_info(path: Path) -> dict[str, Any]:
         return {"frames": frames, "fps": fps, "duration_us": int(frames / fps * 1e6) if fps else 0}
 
 
-def iter_video_frames(path: Path, start_us: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def iter_video_frames(path: Path, start_us: int | None = None, backend: str = "auto") -> Iterator[tuple[int, np.ndarray]]:
     """Yield (presentation time in µs, RGB uint8 array) for every frame, seeking near ``start_us``
-    first when given. PyAV when installed, else OpenCV."""
-    try:
+    first when given. ``backend``: ``"av"`` (PyAV), ``"opencv"`` or ``"auto"`` (PyAV when
+    installed, else OpenCV)."""
+    if _use_av(backend):
         import av
-    except ImportError:
-        av = None
-    if av is not None:
+
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             s.thread_type = "AUTO"
@@ -117,10 +130,10 @@ def iter_video_frames(path: Path, start_us: int | None = None) -> Iterator[tuple
         if start_us is not None and start_us > 2_000_000:
             cap.set(cv2.CAP_PROP_POS_MSEC, (start_us - 1_000_000) / 1000.0)
         while True:
-            t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
             ok, bgr = cap.read()
             if not ok:
                 break
+            t_ms = cap.get(cv2.CAP_PROP_POS_MSEC)  # after read(): the time of the frame just read
             yield int(round(t_ms * 1000)), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
@@ -147,6 +160,7 @@ def extract_sequence_frames(
     max_side: int | None = None,
     quality: int = 95,
     overwrite: bool = False,
+    backend: str = "auto",
 ) -> SequenceReport:
     """Extract one sequence's frames into ``out_dir`` (= ``<frames_root>/<split>/<sequence>``)."""
     from genwarp.data.health import CorruptDataError
@@ -175,7 +189,7 @@ def extract_sequence_frames(
         rep.mode = match
         return rep
     try:
-        info = video_info(video)
+        info = video_info(video, backend)
     except Exception as e:  # unreadable container
         rep.status, rep.message = "unreadable_video", f"{type(e).__name__}: {e}"
         rep.missing_frames = sorted(todo)
@@ -188,7 +202,7 @@ def extract_sequence_frames(
     written: set[int] = set()
     try:
         if mode == "order":
-            for k, (_, arr) in enumerate(iter_video_frames(video)):
+            for k, (_, arr) in enumerate(iter_video_frames(video, backend=backend)):
                 if k >= len(timestamps):
                     break
                 t = timestamps[k]
@@ -201,7 +215,7 @@ def extract_sequence_frames(
             tol = 0.6 * 1e6 / fps
             best: dict[int, float] = {}
             last = targets[-1]
-            for t_us, arr in iter_video_frames(video, start_us=targets[0]):
+            for t_us, arr in iter_video_frames(video, start_us=targets[0], backend=backend):
                 if t_us > last + tol:
                     break
                 j = bisect.bisect_left(targets, t_us)

@@ -140,23 +140,25 @@ def scene_seed(base_seed: int, name: str) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def _rot_y(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
 def _rot_x(a: float) -> np.ndarray:
     c, s = math.cos(a), math.sin(a)
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def _random_color(rng: np.random.Generator) -> np.ndarray:
-    # random hue, moderate saturation / value: HSV → RGB
-    h, s, v = rng.random(), rng.uniform(0.15, 0.85), rng.uniform(0.25, 0.95)
-    i = int(h * 6) % 6
-    f = h * 6 - int(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i])
+def _random_colors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random colours: uniform hue, moderate saturation / value (HSV → RGB)."""
+    h = rng.random(n)
+    s = rng.uniform(0.15, 0.85, n)
+    v = rng.uniform(0.25, 0.95, n)
+    k = (np.array([5.0, 3.0, 1.0])[None, :] + h[:, None] * 6) % 6
+    return v[:, None] - v[:, None] * s[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1)
+
+
+def _rot_y_batch(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros((len(a), 3, 3))
+    R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, s, 1.0, -s, c
+    return R
 
 
 def _camera_path(rng: np.random.Generator, cfg: SyntheticSceneConfig) -> np.ndarray:
@@ -172,14 +174,14 @@ def _camera_path(rng: np.random.Generator, cfg: SyntheticSceneConfig) -> np.ndar
     pitch = math.radians(rng.uniform(*cfg.pitch_range)) * rng.choice([-1.0, 1.0])
     yaw0 = rng.uniform(-math.pi, math.pi)
     bob = rng.uniform(0.0, 0.01)
+    k = np.arange(F)
+    Ry = _rot_y_batch(yaw0 + yaw_rate * k)
     c2w = np.tile(np.eye(4), (F, 1, 1))
-    pos = np.zeros(3)
-    for k in range(F):
-        yaw = yaw0 + yaw_rate * k
-        R = _rot_y(yaw) @ _rot_x(pitch)
-        c2w[k, :3, :3] = R
-        c2w[k, :3, 3] = pos + np.array([0.0, bob * math.sin(0.7 * k), 0.0])
-        pos = pos + _rot_y(yaw) @ (step * motion)
+    c2w[:, :3, :3] = Ry @ _rot_x(pitch)
+    steps = Ry @ (step * motion)  # (F, 3): the move made after frame k
+    pos = np.concatenate([np.zeros((1, 3)), np.cumsum(steps[:-1], axis=0)])
+    pos[:, 1] += bob * np.sin(0.7 * k)
+    c2w[:, :3, 3] = pos
     return c2w
 
 
@@ -197,47 +199,37 @@ def generate_scene(seed: int, config: SyntheticSceneConfig | None = None) -> Syn
     lo[1] = cams[:, 1].min() - rng.uniform(0.8, 1.6)  # ceiling (y up is negative)
     hi[1] = cams[:, 1].max() + rng.uniform(1.2, 1.8)  # floor
 
-    # primitives: mostly placed in front of some camera of the path, some anywhere in the room
+    # primitives: candidates drawn in one batch, mostly in front of some camera of the path, some
+    # anywhere in the room; the first n that fit the room and keep clear of the path are kept
     n_prims = int(rng.integers(cfg.clutter[0], cfg.clutter[1] + 1))
-    boxes_c, boxes_h, boxes_yaw, sph_c, sph_r = [], [], [], [], []
-    attempts = 0
-    while len(boxes_c) + len(sph_c) < n_prims and attempts < 200:
-        attempts += 1
-        is_box = rng.random() < 0.6
-        if is_box:
-            half = rng.uniform(*cfg.box_size_range, size=3) / 2
-            radius = float(np.linalg.norm(half))
-        else:
-            radius = float(rng.uniform(*cfg.sphere_radius_range))
-            half = np.full(3, radius)
-        if rng.random() < 0.75:
-            k = int(rng.integers(len(cams)))
-            R = c2w[k, :3, :3]
-            dist = rng.uniform(1.0, 4.0)
-            ang = rng.uniform(-0.6, 0.6) * fov_y
-            d_cam = np.array([math.sin(ang), rng.uniform(-0.15, 0.35), math.cos(ang)])
-            center = cams[k] + R @ (dist * d_cam)
-        else:
-            center = rng.uniform(lo + half, hi - half)
-        if rng.random() < 0.6:  # rest on the floor
-            center[1] = hi[1] - half[1]
-        if np.any(center - half < lo + 0.05) or np.any(center + half > hi - 0.05):
-            continue
-        # keep the camera path out of the object (bounding-sphere test)
-        if np.min(np.linalg.norm(cams - center, axis=1)) < radius + cfg.clearance:
-            continue
-        if is_box:
-            boxes_c.append(center)
-            boxes_h.append(half)
-            boxes_yaw.append(rng.uniform(-math.pi, math.pi))
-        else:
-            sph_c.append(center)
-            sph_r.append(radius)
+    m = max(8, 6 * n_prims)
+    is_box = rng.random(m) < 0.6
+    half = rng.uniform(*cfg.box_size_range, size=(m, 3)) / 2
+    radius = rng.uniform(*cfg.sphere_radius_range, size=m)
+    half = np.where(is_box[:, None], half, radius[:, None])
+    bound_r = np.where(is_box, np.linalg.norm(half, axis=1), radius)
+    frame = rng.integers(len(cams), size=m)
+    dist = rng.uniform(1.0, 4.0, size=m)
+    ang = rng.uniform(-0.6, 0.6, size=m) * fov_y
+    d_cam = np.stack([np.sin(ang), rng.uniform(-0.15, 0.35, size=m), np.cos(ang)], 1)
+    in_view = cams[frame] + np.einsum("mij,mj->mi", c2w[frame, :3, :3], dist[:, None] * d_cam)
+    anywhere = lo + half + rng.random((m, 3)) * np.maximum(hi - lo - 2 * half, 0)
+    center = np.where((rng.random(m) < 0.75)[:, None], in_view, anywhere)
+    on_floor = rng.random(m) < 0.6
+    center[:, 1] = np.where(on_floor, hi[1] - half[:, 1], center[:, 1])
+    yaws = rng.uniform(-math.pi, math.pi, size=m)
+    fits = np.all(center - half >= lo + 0.05, axis=1) & np.all(center + half <= hi - 0.05, axis=1)
+    clear = np.min(np.linalg.norm(cams[None] - center[:, None], axis=2), axis=1) >= bound_r + cfg.clearance
+    keep = np.flatnonzero(fits & clear)[:n_prims]
+    kb = keep[is_box[keep]]
+    ks = keep[~is_box[keep]]
+    boxes_c, boxes_h, boxes_yaw = list(center[kb]), list(half[kb]), list(yaws[kb])
+    sph_c, sph_r = list(center[ks]), list(radius[ks])
 
     nb, ns = len(boxes_c), len(sph_c)
     nt = 6 + nb + ns
-    color_a = np.stack([_random_color(rng) for _ in range(nt)])
-    color_b = np.stack([_random_color(rng) for _ in range(nt)])
+    color_a = _random_colors(rng, nt)
+    color_b = _random_colors(rng, nt)
     weights = rng.dirichlet(np.full(_NUM_PATTERNS, 0.5), size=nt)
     flat = rng.random(nt) < 0.12  # a few plain surfaces (random colour + fine detail only)
     weights[flat] = np.array([1.0, 0.0, 0.0, 0.0])
@@ -252,7 +244,7 @@ def generate_scene(seed: int, config: SyntheticSceneConfig | None = None) -> Syn
     light /= np.linalg.norm(light)
 
     f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
-    box_rot = np.stack([_rot_y(a) for a in boxes_yaw]) if nb else np.zeros((0, 3, 3))
+    box_rot = _rot_y_batch(np.asarray(boxes_yaw)) if nb else np.zeros((0, 3, 3))
     return SyntheticScene(
         seed=int(seed),
         room_lo=f32(lo),
@@ -305,24 +297,26 @@ def _param_table(scene: SyntheticScene) -> Tensor:
 
 
 def _value_noise2(tex: Tensor, sid: Tensor, uv: Tensor) -> Tensor:
-    """Two bilinear (smoothstep) value-noise lookups in each surface's periodic lattice.
+    """Bilinear (smoothstep) value-noise lookups in each surface's periodic lattice.
 
-    ``uv``: (R, 2, 2) — two (u, v) coordinate pairs per ray; returns (R, 2).
+    ``uv``: (K, 2, R) — K (u, v) coordinate pairs per ray (channel-first: fast on CPU);
+    returns (K, R).
     """
     G = tex.shape[-1]
     f = torch.floor(uv)
     t = uv - f
     t = t * t * (3 - 2 * t)
-    i = f.long() & (G - 1)  # (R, 2, 2); G is a power of two
+    i = f.long() & (G - 1)  # G is a power of two: a floor-modulo that also wraps negatives
     i1 = (i + 1) & (G - 1)
-    base = (sid * (G * G))[:, None]
-    iu, iv, iu1, iv1 = i[..., 0], i[..., 1], i1[..., 0], i1[..., 1]
-    idx = torch.stack([base + iv * G + iu, base + iv * G + iu1, base + iv1 * G + iu, base + iv1 * G + iu1], -1)
-    vals = torch.take(tex, idx)  # (R, 2, 4)
-    tu, tv = t[..., 0], t[..., 1]
-    top = vals[..., 0] + (vals[..., 1] - vals[..., 0]) * tu
-    bot = vals[..., 2] + (vals[..., 3] - vals[..., 2]) * tu
-    return top + (bot - top) * tv
+    base = sid * (G * G)
+    row0 = base + i[:, 1] * G
+    row1 = base + i1[:, 1] * G
+    idx = torch.stack([row0 + i[:, 0], row0 + i1[:, 0], row1 + i[:, 0], row1 + i1[:, 0]], 0)  # (4, K, R)
+    vals = torch.take(tex, idx)
+    tu, tv = t[:, 0], t[:, 1]
+    top = torch.lerp(vals[0], vals[1], tu)
+    bot = torch.lerp(vals[2], vals[3], tu)
+    return torch.lerp(top, bot, tv)
 
 
 def _shade(scene: SyntheticScene, sid: Tensor, uv: Tensor, normal: Tensor, dirs: Tensor) -> Tensor:
@@ -338,19 +332,16 @@ def _shade(scene: SyntheticScene, sid: Tensor, uv: Tensor, normal: Tensor, dirs:
     grad = 0.5 + 0.5 * waves[0]
     chk = 0.5 + 0.5 * torch.tanh(2.5 * waves[1] * waves[2])
     stripes = 0.5 + 0.5 * torch.tanh(2.0 * waves[3])
-    nuv = torch.stack([
-        torch.stack([2.0 * fu + 3.1, 2.0 * fv + 7.7], -1),
-        torch.stack([9.0 * u + 0.37, 9.0 * v + 0.61], -1),
-    ], 1)
-    nz = _value_noise2(scene.tex_noise, sid, nuv)
-    t = w[:, 0] * grad + w[:, 1] * chk + w[:, 2] * stripes + w[:, 3] * nz[:, 0]
+    nuv = torch.stack([2.0 * fu + 3.1, 2.0 * fv + 7.7, 9.0 * u + 0.37, 9.0 * v + 0.61], 0).view(2, 2, -1)
+    nz = _value_noise2(scene.tex_noise, sid, nuv)  # (2, R): pattern noise, fine detail
+    t = w[:, 0] * grad + w[:, 1] * chk + w[:, 2] * stripes + w[:, 3] * nz[0]
     ca_col, cb_col = p[:, _COL_A], p[:, _COL_B]
     # fine multiplicative detail, Lambertian term with the normal facing the viewer
     # (closed opaque surfaces: view independent)
     nd = (normal * dirs).sum(-1)
     nl = (normal * scene.light).sum(-1)
     lambert = torch.where(nd > 0, -nl, nl).clamp(min=0)
-    gain = (1.0 + p[:, _DET] * 2.0 * (nz[:, 1] - 0.5)) * (0.62 + 0.38 * lambert)
+    gain = (1.0 + p[:, _DET] * 2.0 * (nz[1] - 0.5)) * (0.62 + 0.38 * lambert)
     color = torch.addcmul(ca_col, cb_col - ca_col, t[:, None]) * gain[:, None]
     return color.clamp(0, 1)
 
@@ -359,6 +350,29 @@ def _other_axes(axis: Tensor, p: Tensor) -> Tensor:
     """(u, v) = the two coordinates of ``p`` orthogonal to ``axis`` (0, 1 or 2)."""
     idx = torch.stack([torch.where(axis == 0, 2, 0), torch.where(axis == 1, 2, 1)], -1)
     return p.gather(-1, idx)
+
+
+_RAY_CACHE: dict[tuple, Tensor] = {}
+
+
+def _camera_rays(intrinsics: Tensor, height: int, width: int) -> Tensor:
+    """Camera-frame ray directions (z = 1) through every pixel centre, (V, H·W, 3); cached."""
+    key = (height, width, tuple(intrinsics.reshape(-1).tolist()))
+    rays = _RAY_CACHE.get(key)
+    if rays is None:
+        V = intrinsics.shape[0]
+        xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+        ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height
+        fx, fy = intrinsics[:, 0, 0], intrinsics[:, 1, 1]
+        cx, cy = intrinsics[:, 0, 2], intrinsics[:, 1, 2]
+        skew = intrinsics[:, 0, 1]
+        yc = ((ys[None, :] - cy[:, None]) / fy[:, None])[:, :, None].expand(V, height, width)
+        xc = (xs[None, None, :] - cx[:, None, None] - skew[:, None, None] * yc) / fx[:, None, None]
+        rays = torch.stack([xc, yc, torch.ones_like(xc)], -1).reshape(V, height * width, 3).contiguous()
+        if len(_RAY_CACHE) >= 32:
+            _RAY_CACHE.clear()
+        _RAY_CACHE[key] = rays
+    return rays
 
 
 @torch.no_grad()
@@ -378,19 +392,12 @@ def render_views(
     V = c2w.shape[0]
     dtype = torch.float32
     c2w = c2w.to(dtype)
-    intrinsics = intrinsics.to(dtype)
     N = height * width
-    xs = (torch.arange(width, dtype=dtype) + 0.5) / width
-    ys = (torch.arange(height, dtype=dtype) + 0.5) / height
-    fx, fy = intrinsics[:, 0, 0], intrinsics[:, 1, 1]
-    cx, cy = intrinsics[:, 0, 2], intrinsics[:, 1, 2]
-    skew = intrinsics[:, 0, 1]
-    yc = ((ys[None, :] - cy[:, None]) / fy[:, None])[:, :, None].expand(V, height, width)
-    xc = (xs[None, None, :] - cx[:, None, None] - skew[:, None, None] * yc) / fx[:, None, None]
-    d_cam = torch.stack([xc, yc, torch.ones_like(xc)], -1).reshape(V, N, 3)
+    d_cam = _camera_rays(intrinsics.to(dtype), height, width)  # (V, N, 3), z = 1
     rot = c2w[:, :3, :3]
     cam = c2w[:, :3, 3]  # (V, 3) ray origins, one per view
-    dirs_v = d_cam @ rot.transpose(1, 2)  # (V, N, 3)
+    # world directions: x·r0 + y·r1 + r2 (the camera z component is 1)
+    dirs_v = torch.addcmul(torch.addcmul(rot[:, None, :, 2], d_cam[..., 0:1], rot[:, None, :, 0]), d_cam[..., 1:2], rot[:, None, :, 1])
     dirs = dirs_v.reshape(-1, 3)
     R = dirs.shape[0]
     inv = _safe_inv(dirs_v)

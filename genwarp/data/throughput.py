@@ -19,13 +19,15 @@ def measure_pairs_per_second(
     num_pairs: int,
     num_workers: int = 0,
     *,
-    batch_size: int | None = None,
+    batch_size: int | None = 16,
     warmup_pairs: int | None = None,
 ) -> dict[str, Any]:
     """Draw ``num_pairs`` samples through a ``DataLoader`` and time it.
 
-    The loader uses the default collate function (``batch_size=None``: one sample at a time, no
-    batching; an int: batches of that size, ``num_pairs`` rounded up to whole batches). Finite
+    The loader uses the default collate function with batches of ``batch_size`` (16 by default,
+    as training consumes the data: workers collate, so one batch crosses the process boundary
+    instead of 16 samples; ``num_pairs`` is rounded up to whole batches); ``batch_size=None``
+    draws single samples without collation. Finite
     datasets are cycled. ``warmup_pairs`` (default: ``max(2 × workers, 4)`` batches worth) are
     drawn first, untimed, so worker start-up and first-scene costs are excluded.
 

@@ -69,6 +69,7 @@ def test_raw_layout_construction_errors(re10k_raw, tmp_path):
         RealEstate10KDataset(root, "test", layout="chunks")
 
 
+@pytest.mark.filterwarnings("ignore::genwarp.data.health.DataWarning")
 def test_corrupt_camera_file_is_skipped(re10k_raw):
     root = re10k_raw["root"]
     (root / "test" / "seqA.txt").write_text("http://x\n1 2 3\n")
@@ -125,6 +126,7 @@ def test_chunks_shuffle_and_shard(re10k_chunks):
     assert sorted(got) == sorted(re10k_chunks["keys"])
 
 
+@pytest.mark.filterwarnings("ignore::genwarp.data.health.DataWarning")
 def test_chunks_get_pair_and_index_sampler(re10k_chunks):
     root = re10k_chunks["root"]
     ds = RealEstate10KDataset(root, "test", layout="chunks", shim=make_shim(16))
@@ -147,7 +149,8 @@ def test_chunks_get_pair_and_index_sampler(re10k_chunks):
 # ------------------------------------------------------------------------- real sequence (shared)
 
 
-def test_real_sequence_extraction_and_loading(shared_dir, tmp_path):
+@pytest.mark.parametrize("backend", ["auto", "opencv"])
+def test_real_sequence_extraction_and_loading(shared_dir, tmp_path, backend):
     from genwarp.data.prepare import extract_sequence_frames
 
     sample = shared_dir / "samples" / "re10k"
@@ -164,7 +167,7 @@ def test_real_sequence_extraction_and_loading(shared_dir, tmp_path):
     w2c = torch.eye(4, dtype=torch.float64)
     w2c[:3] = torch.tensor(row[7:19], dtype=torch.float64).view(3, 4)
     torch.testing.assert_close(cams.c2w[0].double() @ w2c, torch.eye(4, dtype=torch.float64), atol=1e-6, rtol=0)
-    rep = extract_sequence_frames(root / "test" / cam.name, sample, root / "frames" / "test" / cam.stem, max_side=128)
+    rep = extract_sequence_frames(root / "test" / cam.name, sample, root / "frames" / "test" / cam.stem, max_side=128, backend=backend)
     assert rep.mode == "order" and rep.written == 114 and not rep.missing_frames
     # resumable: a second run writes nothing
     rep2 = extract_sequence_frames(root / "test" / cam.name, sample, root / "frames" / "test" / cam.stem, max_side=128)
@@ -177,8 +180,9 @@ def test_real_sequence_extraction_and_loading(shared_dir, tmp_path):
     assert float(s["src_intrinsics"][0, 0]) == pytest.approx(float(s["src_intrinsics"][1, 1]), rel=1e-3)
 
 
-def test_timestamp_matching_on_a_generated_video(tmp_path):
-    av = pytest.importorskip("av")
+@pytest.mark.parametrize("backend", ["av", "opencv"])
+def test_timestamp_matching_on_a_generated_video(tmp_path, backend):
+    av = pytest.importorskip("av")  # used to write the test video
     from genwarp.data.prepare import extract_sequence_frames
 
     # a 10 fps video whose frame k is a flat grey of level 20·k
@@ -200,7 +204,7 @@ def test_timestamp_matching_on_a_generated_video(tmp_path):
     for k in (2, 5, 7, 30):  # frame 30 does not exist
         rows.append(f"{k * 100_000 + 3_000} 0.5 0.9 0.5 0.5 0 0 {ident}")
     (root / "test" / "seqX.txt").write_text("\n".join(rows) + "\n")
-    rep = extract_sequence_frames(root / "test" / "seqX.txt", vid.parent, root / "frames" / "test" / "seqX", ext="png")
+    rep = extract_sequence_frames(root / "test" / "seqX.txt", vid.parent, root / "frames" / "test" / "seqX", ext="png", backend=backend)
     assert rep.mode == "timestamp" and rep.written == 3 and rep.missing_frames == [3_003_000]
     from PIL import Image
 

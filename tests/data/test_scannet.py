@@ -5,6 +5,7 @@ import torch
 from genwarp.data import DatasetLayoutError, DataWarning, MissingDataError, RangeSampler, ScanNetDataset, make_shim, validate_sample
 
 
+@pytest.mark.filterwarnings("ignore::genwarp.data.health.DataWarning")
 def test_scannet_pair_poses_intrinsics_and_registered_depth(scannet_root):
     ds = ScanNetDataset(scannet_root["root"], sampler=RangeSampler(1, 3))
     assert ds.scene_names() == ["scene0000_00", "scene0001_00"]
