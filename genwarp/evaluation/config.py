@@ -1,0 +1,118 @@
+"""Typed schema of ``configs/evaluate.yaml`` (checked at start-up, before any model is built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = ["DatasetConfig", "EvaluateConfig", "InpaintConfig", "SamplerConfig", "check_config", "register_schema"]
+
+STAGES = ("all", "prepare", "generate", "score")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class SamplerConfig:
+    """GenWarp sampling (method=genwarp)."""
+
+    num_inference_steps: int = 20
+    guidance_scale: float = 3.5
+    height: Optional[int] = None  # working resolution; default the dataset's
+    width: Optional[int] = None
+    near: float = 0.01
+    far: float = 100.0
+
+
+@dataclass
+class InpaintConfig:
+    """The warping-and-inpainting baseline (method=warp_inpaint)."""
+
+    model: Optional[str] = None  # folder (or cached hub id) of a StableDiffusionInpaintPipeline
+    prompt: str = ""
+    negative_prompt: Optional[str] = None
+    num_inference_steps: int = 50
+    guidance_scale: float = 7.5
+    inpaint_size: Optional[int] = 512
+    mask_dilation: int = 2
+    occlusion_tolerance: float = 0.05
+    composite: bool = True
+
+
+@dataclass
+class DatasetConfig:
+    """Where the evaluated pairs come from."""
+
+    root: Optional[str] = None  # real datasets only
+    split: str = "test"
+    layout: str = "raw"  # RealEstate10K: raw | chunks
+    depth: Optional[str] = None  # gt | none | <depth cache folder> | <estimator spec>; default gt where known
+    depth_noise: float = 0.0  # synthetic: MDE-like corruption strength of the source depth
+    resolution: Optional[int] = None  # default: 64 synthetic, 512 otherwise
+
+
+@dataclass
+class EvaluateConfig:
+    method: str = "genwarp"  # genwarp | warp_only | warp_inpaint | oracle | none (references only)
+    data: str = "synthetic"  # synthetic | re10k | acid | scannet
+    stage: str = "all"  # all = generate + score; prepare = references only; generate; score
+    index: Optional[str] = None  # evaluation index JSON; default data/eval_index_<data>_test.json
+    output_dir: str = "outputs/eval/${method}_${data}"
+    predictions: Optional[str] = None  # folder of <id>.png to score (default <output_dir>/images)
+    checkpoint: Optional[str] = None  # method=genwarp: our export folder (GenWarpPipeline.from_pretrained)
+    release_root: Optional[str] = None  # method=genwarp: the authors' release folder
+    release_variant: str = "multi1"
+    metrics: list[str] = field(default_factory=lambda: ["psnr", "ssim", "lpips", "fid"])
+    lpips_backbone: str = "pretrained"  # pretrained | random (columns then named *_random)
+    weights_dir: Optional[str] = None  # extra folder searched for metric backbone weights
+    batch_size: int = 4
+    score_batch_size: int = 8
+    num_workers: int = 0
+    seed: int = 0
+    limit: Optional[int] = None  # evaluate the first N pairs of the index only
+    device: str = "auto"  # auto (Accelerate's) | cpu | cuda
+    dtype: str = "float32"
+    save_warped: bool = True
+    progress: bool = True
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    inpaint: InpaintConfig = field(default_factory=InpaintConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+
+
+def register_schema() -> None:
+    """Register :class:`EvaluateConfig` as ``evaluate_schema`` in Hydra's ConfigStore."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+
+
+def check_config(cfg: Any) -> None:
+    """Semantic checks the types cannot express (raises ``ValueError`` naming the bad value)."""
+    from genwarp.evaluation.datasets import DATASETS
+    from genwarp.evaluation.methods import METHODS
+    from genwarp.evaluation.suite import check_metric_names
+
+    methods = [*METHODS, "none"]
+    if cfg.method not in methods:
+        raise ValueError(f"method={cfg.method!r} is not one of {methods}")
+    if cfg.data not in DATASETS:
+        raise ValueError(f"data={cfg.data!r} is not one of {list(DATASETS)}")
+    if cfg.stage not in STAGES:
+        raise ValueError(f"stage={cfg.stage!r} is not one of {list(STAGES)}")
+    if cfg.dtype not in DTYPES:
+        raise ValueError(f"dtype={cfg.dtype!r} is not one of {list(DTYPES)}")
+    if cfg.lpips_backbone not in ("pretrained", "random"):
+        raise ValueError(f"lpips_backbone={cfg.lpips_backbone!r} must be 'pretrained' or 'random'")
+    check_metric_names(cfg.metrics)
+    if cfg.method == "none" and cfg.stage in ("all", "generate"):
+        raise ValueError("method=none writes references only: use stage=prepare (or stage=score on a predictions folder)")
+    if cfg.method == "genwarp" and cfg.stage in ("all", "generate") and bool(cfg.checkpoint) == bool(cfg.release_root):
+        raise ValueError("method=genwarp needs exactly one of checkpoint=<export folder> or release_root=<release folder>")
+    if cfg.method == "warp_inpaint" and cfg.stage in ("all", "generate") and not cfg.inpaint.model:
+        raise ValueError("method=warp_inpaint needs inpaint.model=<StableDiffusionInpaintPipeline folder>")
+    for name in ("batch_size", "score_batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be ≥ 1, got {getattr(cfg, name)}")
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ValueError(f"limit must be ≥ 1 or null, got {cfg.limit}")
+    if cfg.dataset.depth_noise < 0:
+        raise ValueError(f"dataset.depth_noise must be ≥ 0, got {cfg.dataset.depth_noise}")

@@ -1,0 +1,420 @@
+"""Novel-view methods the evaluator can run, behind one small interface.
+
+``method.generate(batch, generators) -> MethodOutput`` takes a collated batch of
+:class:`genwarp.data.Sample` dicts and one ``torch.Generator`` per pair (seeded per pair, so a
+pair's output does not depend on its batch) and returns the target views in [0, 1] at the
+samples' resolution.
+
+* ``genwarp`` — :class:`GenWarpMethod`: our exported checkpoints
+  (``GenWarpPipeline.from_pretrained``) or the authors' release (``from_release``).
+* ``warp_only`` — :class:`WarpOnlyMethod`: the source forward-splatted with its depth, holes black.
+* ``warp_inpaint`` — :class:`WarpInpaintMethod`: the warping-and-inpainting baseline
+  (LucidDreamer-style): the source depth is z-buffered into the target view, every target pixel is
+  inverse-warped into the source with an occlusion test, and what fails is filled by a diffusers
+  ``StableDiffusionInpaintPipeline``.
+* ``oracle`` — :class:`OracleMethod`: the ground-truth target (checks the scoring path end to end).
+
+Methods are chosen by name from :data:`METHODS` (:func:`build_method`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from torch.nn import functional as F
+
+from genwarp.geometry import forward_warp, prepare_splat, relative_transform, unproject
+from genwarp.geometry.projection import project, transform_points
+from genwarp.geometry.cameras import invert_rigid
+
+__all__ = [
+    "METHODS",
+    "GenWarpMethod",
+    "Method",
+    "MethodOutput",
+    "OracleMethod",
+    "WarpInpaintMethod",
+    "WarpOnlyMethod",
+    "build_method",
+    "fill_missing_depth",
+    "inverse_warp",
+    "zbuffer_depth",
+]
+
+
+@dataclass
+class MethodOutput:
+    """What a method returns for a batch: images (B, 3, H, W) in [0, 1] and optional extras
+    (``warped`` image, ``visibility`` of the method's own warp) saved next to them."""
+
+    images: Float[Tensor, "b 3 h w"]
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Method:
+    """Interface of an evaluated method."""
+
+    name: str = "method"
+
+    def generate(self, batch: dict[str, Any], generators: list[torch.Generator]) -> MethodOutput:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this method's outputs (saved with the results)."""
+        return {"method": self.name}
+
+
+def _cameras(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    src_k = batch["src_intrinsics"].to(device, torch.float32)
+    tgt_k = batch["tgt_intrinsics"].to(device, torch.float32)
+    src_to_tgt = relative_transform(batch["src_c2w"].to(device, torch.float64),
+                                    batch["tgt_c2w"].to(device, torch.float64)).float()
+    return src_k, tgt_k, src_to_tgt
+
+
+def _source_depth(batch: dict[str, Any], device: torch.device) -> Tensor:
+    depth = batch["src_depth"].to(device, torch.float32)
+    valid = batch.get("src_depth_valid")
+    if valid is not None:
+        depth = torch.where(valid.to(device), depth, torch.zeros_like(depth))
+    if not bool((depth > 0).any()):
+        raise ValueError(
+            f"the batch has no source depth (depth_source={batch.get('depth_source')}): evaluate with "
+            "depth from the dataset, a depth cache or an estimator (dataset.depth=...)"
+        )
+    return depth
+
+
+def fill_missing_depth(depth: Float[Tensor, "b 1 h w"], max_iters: int = 64) -> Float[Tensor, "b 1 h w"]:
+    """Fill non-positive / non-finite depth from the nearest valid neighbours (3×3 growth), then
+    each image's median — for samplers that need a depth at every pixel (sensor holes)."""
+    valid = torch.isfinite(depth) & (depth > 0)
+    out = torch.where(valid, depth, torch.zeros_like(depth))
+    for _ in range(max_iters):
+        if bool(valid.all()):
+            break
+        s = F.avg_pool2d(out, 3, 1, 1, count_include_pad=False)
+        c = F.avg_pool2d(valid.float(), 3, 1, 1, count_include_pad=False)
+        grow = ~valid & (c > 0)
+        out = torch.where(grow, s / c.clamp_min(1e-12), out)
+        valid = valid | grow
+    if not bool(valid.all()):
+        med = torch.stack([d[v].median() if v.any() else d.new_tensor(1.0) for d, v in zip(out, valid)])
+        out = torch.where(valid, out, med.view(-1, 1, 1, 1).expand_as(out))
+    return out
+
+
+# -------------------------------------------------------------------------------------- oracle
+class OracleMethod(Method):
+    """Returns the ground-truth target: PSNR 100 dB, SSIM 1, LPIPS 0 (after 8-bit saving)."""
+
+    name = "oracle"
+
+    def generate(self, batch, generators):
+        return MethodOutput(batch["tgt_image"].float().clamp(0, 1))
+
+
+# ------------------------------------------------------------------------------------ warp only
+class WarpOnlyMethod(Method):
+    """The source forward-warped (softmax z-splatting) with its depth; holes stay black."""
+
+    name = "warp_only"
+
+    def __init__(self, device: str | torch.device = "cpu", importance: str = "inverse_depth"):
+        self.device = torch.device(device)
+        self.importance = importance
+
+    def generate(self, batch, generators):
+        src_k, tgt_k, src_to_tgt = _cameras(batch, self.device)
+        image = batch["src_image"].to(self.device, torch.float32)
+        warped, vis = forward_warp(image, _source_depth(batch, self.device), src_k, tgt_k, src_to_tgt,
+                                   importance=self.importance)
+        return MethodOutput(warped.clamp(0, 1).cpu(), {"visibility": vis.cpu()})
+
+    def describe(self):
+        return {"method": self.name, "importance": self.importance}
+
+
+# ---------------------------------------------------------------------------- warp and inpaint
+def zbuffer_depth(
+    depth: Float[Tensor, "b 1 h w"],
+    src_intrinsics: Float[Tensor, "b 3 3"],
+    tgt_intrinsics: Float[Tensor, "b 3 3"],
+    src_to_tgt: Float[Tensor, "b 4 4"],
+    crack_fill: int = 1,
+) -> tuple[Float[Tensor, "b 1 h w"], Float[Tensor, "b 1 h w"]]:
+    """Render the source depth as a point cloud into the target: nearest-pixel z-buffer (the
+    smallest z' wins), then ``crack_fill`` rounds of filling empty pixels with the nearest depth
+    of their 3×3 neighbourhood (closes the one-pixel cracks of magnified surfaces).
+
+    Returns ``(target_depth, covered)``, depth 0 where uncovered.
+    """
+    b, _, h, w = depth.shape
+    splat = prepare_splat(depth, src_intrinsics, tgt_intrinsics, src_to_tgt)
+    xy = splat.target_xy.round()
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    ok = (splat.valid[:, 0] & inside).reshape(b, -1)
+    idx = (xy[:, 1].clamp(0, h - 1) * w + xy[:, 0].clamp(0, w - 1)).long().reshape(b, -1)
+    z = splat.target_depth.reshape(b, -1).float()
+    big = torch.finfo(torch.float32).max
+    zbuf = torch.full((b, h * w), big, device=depth.device)
+    zbuf.scatter_reduce_(1, torch.where(ok, idx, 0), torch.where(ok, z, big), reduce="amin")
+    zbuf = zbuf.reshape(b, 1, h, w)
+    covered = zbuf < big
+    for _ in range(crack_fill):
+        neighbour = -F.max_pool2d(torch.where(covered, -zbuf, -big), 3, 1, 1)
+        grow = ~covered & (neighbour < big)
+        zbuf = torch.where(grow, neighbour, zbuf)
+        covered = covered | grow
+    return torch.where(covered, zbuf, torch.zeros_like(zbuf)), covered.float()
+
+
+def inverse_warp(
+    src_image: Float[Tensor, "b 3 h w"],
+    src_depth: Float[Tensor, "b 1 h w"],
+    tgt_depth: Float[Tensor, "b 1 h w"],
+    src_intrinsics: Float[Tensor, "b 3 3"],
+    tgt_intrinsics: Float[Tensor, "b 3 3"],
+    src_to_tgt: Float[Tensor, "b 4 4"],
+    occlusion_tolerance: float = 0.05,
+) -> tuple[Float[Tensor, "b 3 h w"], Float[Tensor, "b 1 h w"]]:
+    """Sample the source at every target pixel with a target depth (backward warping) and keep
+    the pixels that pass the occlusion test.
+
+    A target pixel is lifted with ``tgt_depth``, moved into the source camera and projected; it is
+    kept when it lands inside the source image in front of the camera and its source-frame depth
+    agrees with the source depth there within ``occlusion_tolerance`` (relative) — otherwise
+    something else occludes it in the source view.
+
+    Returns ``(image, valid)``: bilinearly sampled source colours (0 where invalid) and the mask.
+    """
+    b, _, h, w = tgt_depth.shape
+    pts = transform_points(invert_rigid(src_to_tgt.double()).float(), unproject(tgt_depth.float(), tgt_intrinsics))
+    xy, z = project(pts, src_intrinsics, src_image.shape[-2], src_image.shape[-1])
+    hs, ws = src_image.shape[-2:]
+    grid = torch.stack([(xy[:, 0] + 0.5) / ws * 2 - 1, (xy[:, 1] + 0.5) / hs * 2 - 1], dim=-1)
+    grid = torch.nan_to_num(grid, nan=-2.0, posinf=-2.0, neginf=-2.0)
+    sampled = F.grid_sample(src_image.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    d_src = F.grid_sample(src_depth.float(), grid, mode="nearest", padding_mode="border", align_corners=False)
+    inside = (grid.abs() <= 1).all(dim=-1, keepdim=True).permute(0, 3, 1, 2)
+    consistent = (z - d_src).abs() <= occlusion_tolerance * d_src
+    valid = (tgt_depth > 0) & inside & (z > 0) & (d_src > 0) & consistent
+    return torch.where(valid, sampled, torch.zeros_like(sampled)), valid.float()
+
+
+def _missing_model_error(model: str, err: Exception) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"could not load the inpainting model {model!r}: {err}. The warp_inpaint baseline needs a diffusers "
+        "StableDiffusionInpaintPipeline folder on disk (e.g. a local copy of stabilityai/stable-diffusion-2-inpainting "
+        "or runwayml/stable-diffusion-inpainting; with HF_HUB_OFFLINE=1 a hub id resolves from the local cache): pass "
+        "inpaint.model=<folder>."
+    )
+
+
+class WarpInpaintMethod(Method):
+    """Warping-and-inpainting baseline (see the module docstring).
+
+    Args:
+        inpainter: a diffusers ``StableDiffusionInpaintPipeline`` (or anything with its call
+            signature) — or ``None`` to load ``model`` with :meth:`load_inpainter`.
+        model: folder / hub id of the inpainting pipeline (used when ``inpainter`` is None).
+        prompt, negative_prompt: text prompts of the inpainter.
+        num_inference_steps, guidance_scale: inpainter settings.
+        inpaint_size: the inpainter's working resolution (the warped view is resized to it and the
+            result back; SD inpainting models are trained at 512 / 512-768).
+        mask_dilation: pixels by which the hole mask is grown before inpainting.
+        occlusion_tolerance: relative depth tolerance of the occlusion test.
+        composite: keep the warped pixels outside the (dilated) mask exactly.
+    """
+
+    name = "warp_inpaint"
+
+    def __init__(
+        self,
+        inpainter: Any = None,
+        *,
+        model: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        torch_dtype: torch.dtype = torch.float32,
+        prompt: str = "",
+        negative_prompt: str | None = None,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 7.5,
+        inpaint_size: int | None = 512,
+        mask_dilation: int = 2,
+        occlusion_tolerance: float = 0.05,
+        composite: bool = True,
+    ):
+        self.device = torch.device(device)
+        self.model = str(model) if model is not None else None
+        if inpainter is None:
+            if model is None:
+                raise ValueError("warp_inpaint needs an inpainting pipeline: pass inpainter= or model=")
+            inpainter = self.load_inpainter(model, self.device, torch_dtype)
+        self.inpainter = inpainter
+        self.prompt, self.negative_prompt = prompt, negative_prompt
+        self.num_inference_steps, self.guidance_scale = int(num_inference_steps), float(guidance_scale)
+        self.inpaint_size = inpaint_size
+        self.mask_dilation = int(mask_dilation)
+        self.occlusion_tolerance = float(occlusion_tolerance)
+        self.composite = bool(composite)
+
+    @staticmethod
+    def load_inpainter(model: str | os.PathLike, device: torch.device | str = "cpu",
+                       torch_dtype: torch.dtype = torch.float32):
+        """``StableDiffusionInpaintPipeline.from_pretrained(model)`` without the safety checker."""
+        from diffusers import StableDiffusionInpaintPipeline
+
+        try:
+            pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                str(model), torch_dtype=torch_dtype, safety_checker=None, requires_safety_checker=False)
+        except (OSError, ValueError, EnvironmentError) as err:
+            raise _missing_model_error(str(model), err) from err
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(device)
+
+    def warp(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """The inverse-warped source and its valid mask (before inpainting)."""
+        src_k, tgt_k, src_to_tgt = _cameras(batch, self.device)
+        depth = _source_depth(batch, self.device)
+        tgt_depth, _ = zbuffer_depth(depth, src_k, tgt_k, src_to_tgt)
+        return inverse_warp(batch["src_image"].to(self.device, torch.float32), depth, tgt_depth, src_k, tgt_k,
+                            src_to_tgt, self.occlusion_tolerance)
+
+    def generate(self, batch, generators):
+        warped, valid = self.warp(batch)
+        hole = 1.0 - valid
+        if self.mask_dilation > 0:
+            k = 2 * self.mask_dilation + 1
+            hole = F.max_pool2d(hole, k, 1, self.mask_dilation)
+        h, w = warped.shape[-2:]
+        size = (h, w) if not self.inpaint_size else (int(self.inpaint_size), int(self.inpaint_size))
+        image_in = F.interpolate(warped, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        mask_in = (F.interpolate(hole, size=size, mode="bilinear", align_corners=False) > 0).float()
+        outs = []
+        for i in range(warped.shape[0]):  # one call per pair: per-pair generator, no batch coupling
+            result = self.inpainter(
+                prompt=self.prompt, negative_prompt=self.negative_prompt, image=image_in[i : i + 1],
+                mask_image=mask_in[i : i + 1], height=size[0], width=size[1],
+                num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                generator=generators[i], output_type="pt",
+            )
+            outs.append(result.images[0 : 1].float().to(self.device))
+        filled = torch.cat(outs)
+        if filled.shape[-2:] != (h, w):
+            filled = F.interpolate(filled, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+        images = torch.where(hole > 0, filled, warped) if self.composite else filled
+        return MethodOutput(images.clamp(0, 1).cpu(), {"warped": warped.cpu(), "visibility": valid.cpu()})
+
+    def describe(self):
+        return {"method": self.name, "model": self.model, "prompt": self.prompt, "steps": self.num_inference_steps,
+                "guidance_scale": self.guidance_scale, "inpaint_size": self.inpaint_size,
+                "mask_dilation": self.mask_dilation, "occlusion_tolerance": self.occlusion_tolerance}
+
+
+# -------------------------------------------------------------------------------------- genwarp
+class GenWarpMethod(Method):
+    """GenWarp sampling through :class:`~genwarp.pipelines.GenWarpPipeline`.
+
+    Args:
+        pipeline: a loaded pipeline (tests), else one of
+        checkpoint: folder of our export (``GenWarpPipeline.from_pretrained``), or
+        release_root / release_variant: the authors' release (``GenWarpPipeline.from_release``).
+        height, width: working resolution (default: the samples' resolution); outputs are resized
+            back to the samples' resolution for scoring.
+        num_inference_steps, guidance_scale, near, far: sampler settings.
+    """
+
+    name = "genwarp"
+
+    def __init__(
+        self,
+        pipeline: Any = None,
+        *,
+        checkpoint: str | os.PathLike | None = None,
+        release_root: str | os.PathLike | None = None,
+        release_variant: str = "multi1",
+        device: str | torch.device = "cpu",
+        torch_dtype: torch.dtype = torch.float32,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int = 20,
+        guidance_scale: float = 3.5,
+        near: float = 0.01,
+        far: float = 100.0,
+    ):
+        self.device = torch.device(device)
+        self.source = {"checkpoint": str(checkpoint) if checkpoint else None,
+                       "release_root": str(release_root) if release_root else None,
+                       "release_variant": release_variant if release_root else None}
+        if pipeline is None:
+            pipeline = self.load_pipeline(checkpoint, release_root, release_variant, self.device, torch_dtype)
+        self.pipeline = pipeline
+        self.pipeline.set_progress_bar_config(disable=True)
+        self.height, self.width = height, width
+        self.num_inference_steps, self.guidance_scale = int(num_inference_steps), float(guidance_scale)
+        self.near, self.far = float(near), float(far)
+
+    @staticmethod
+    def load_pipeline(checkpoint, release_root, release_variant, device, torch_dtype):
+        from genwarp.pipelines import GenWarpPipeline
+
+        if (checkpoint is None) == (release_root is None):
+            raise ValueError("method=genwarp needs exactly one of checkpoint=<our export folder> or "
+                             f"release_root=<release folder>, got checkpoint={checkpoint!r}, release_root={release_root!r}")
+        if release_root is not None:
+            return GenWarpPipeline.from_release(release_root, release_variant, torch_dtype=torch_dtype, device=device)
+        if not Path(checkpoint).is_dir():
+            raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a folder (expected GenWarpPipeline.save_pretrained output)")
+        return GenWarpPipeline.from_pretrained(str(checkpoint), torch_dtype=torch_dtype).to(device)
+
+    def generate(self, batch, generators):
+        pipe = self.pipeline
+        image = batch["src_image"].to(self.device, torch.float32)
+        b, _, h0, w0 = image.shape
+        h, w = self.height or h0, self.width or w0
+        src_k, tgt_k, src_to_tgt = _cameras(batch, self.device)
+        depth = fill_missing_depth(_source_depth(batch, self.device))
+        factor = pipe.vae_scale_factor
+        shape = (1, pipe.model.latent_channels, h // factor, w // factor)
+        from diffusers.utils.torch_utils import randn_tensor
+
+        latents = torch.cat([randn_tensor(shape, generator=g, dtype=torch.float32) for g in generators])
+        out = pipe(image, depth, src_k, tgt_k, src_to_tgt, height=h, width=w,
+                   num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                   latents=latents, near=self.near, far=self.far)
+        images, warped, vis = out.images.float(), out.warped.float(), out.visibility.float()
+        if (h, w) != (h0, w0):
+            images = F.interpolate(images, size=(h0, w0), mode="bilinear", antialias=True, align_corners=False)
+            warped = F.interpolate(warped, size=(h0, w0), mode="bilinear", antialias=True, align_corners=False)
+            vis = F.interpolate(vis, size=(h0, w0), mode="nearest")
+        return MethodOutput(images.clamp(0, 1).cpu(), {"warped": warped.clamp(0, 1).cpu(), "visibility": vis.cpu()})
+
+    def describe(self):
+        cfg = dict(self.pipeline.model.config)
+        return {"method": self.name, **self.source, "steps": self.num_inference_steps,
+                "guidance_scale": self.guidance_scale, "height": self.height, "width": self.width,
+                "condition_kind": cfg.get("condition_kind"), "warp_importance": cfg.get("warp_importance")}
+
+
+METHODS: dict[str, type[Method]] = {
+    "genwarp": GenWarpMethod,
+    "warp_only": WarpOnlyMethod,
+    "warp_inpaint": WarpInpaintMethod,
+    "oracle": OracleMethod,
+}
+
+
+def build_method(name: str, **kwargs: Any) -> Method:
+    """A method by name (``kwargs`` go to its constructor)."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}")
+    if name == "oracle":
+        return OracleMethod()
+    return METHODS[name](**kwargs)

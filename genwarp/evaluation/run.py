@@ -1,0 +1,121 @@
+"""``scripts/evaluate.py``'s body: config → dataset, method, metrics → generate → score."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genwarp.evaluation.config import EvaluateConfig, check_config
+
+__all__ = ["build_method_from_config", "run_evaluation"]
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _as_config(cfg: Any):
+    from omegaconf import OmegaConf
+
+    if isinstance(cfg, EvaluateConfig):
+        return OmegaConf.structured(cfg)
+    schema = OmegaConf.structured(EvaluateConfig)
+    return OmegaConf.merge(schema, cfg)  # type-checks every key against the schema
+
+
+def build_method_from_config(cfg, device: torch.device, **inject: Any):
+    """The method named by ``cfg.method`` (``inject`` overrides constructor arguments, e.g. a
+    pipeline or inpainter built in a test)."""
+    from genwarp.evaluation.methods import build_method
+
+    dtype = _DTYPES[cfg.dtype]
+    if cfg.method == "genwarp":
+        s = cfg.sampler
+        kw = dict(checkpoint=cfg.checkpoint, release_root=cfg.release_root, release_variant=cfg.release_variant,
+                  device=device, torch_dtype=dtype, height=s.height, width=s.width,
+                  num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, near=s.near, far=s.far)
+    elif cfg.method == "warp_inpaint":
+        p = cfg.inpaint
+        kw = dict(model=p.model, device=device, torch_dtype=dtype, prompt=p.prompt, negative_prompt=p.negative_prompt,
+                  num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
+                  inpaint_size=p.inpaint_size, mask_dilation=p.mask_dilation,
+                  occlusion_tolerance=p.occlusion_tolerance, composite=p.composite)
+    elif cfg.method == "warp_only":
+        kw = dict(device=device)
+    else:
+        kw = {}
+    kw.update(inject)
+    return build_method(cfg.method, **kw)
+
+
+def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] | None = None,
+                   suite_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the stages of ``cfg`` (an :class:`EvaluateConfig` or a DictConfig of its keys).
+
+    ``method_kwargs`` / ``suite_kwargs`` inject objects (tests: tiny pipelines and metric networks).
+    Returns ``{"generate": stats, "score": {"rows", "summary"}}`` for the stages run.
+    """
+    from omegaconf import OmegaConf
+
+    from genwarp.data import load_eval_index
+    from genwarp.evaluation.datasets import build_eval_dataset, default_index_path
+    from genwarp.evaluation.evaluator import _accelerator, generate, index_pairs, score
+    from genwarp.evaluation.layout import EvalLayout
+    from genwarp.evaluation.suite import MetricSuite
+
+    cfg = _as_config(cfg)
+    check_config(cfg)
+    if accelerator is None and cfg.device == "cpu":
+        from accelerate import Accelerator
+        from accelerate.utils import DataLoaderConfiguration
+
+        accelerator = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(even_batches=False))
+    acc = _accelerator(accelerator)
+    device = acc.device
+    layout = EvalLayout(cfg.output_dir, cfg.predictions)
+    results: dict[str, Any] = {}
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    meta = {"method": cfg.method, "data": cfg.data, "command": command}
+
+    suite = None
+    if cfg.stage in ("all", "score"):  # built first: a missing metric weight fails before any generation
+        suite = MetricSuite.build(list(cfg.metrics), lpips_backbone=cfg.lpips_backbone, weights_dir=cfg.weights_dir,
+                                  device=device, **(suite_kwargs or {}))
+
+    if cfg.stage in ("all", "prepare", "generate"):
+        index_path = cfg.index or default_index_path(cfg.data)
+        if index_path is None:
+            raise FileNotFoundError(f"data={cfg.data} has no committed evaluation index: pass index=<json> "
+                                    "(scripts/make_eval_index.py builds one)")
+        index = load_eval_index(index_path)
+        pairs = index_pairs(index, cfg.limit)
+        d = cfg.dataset
+        dataset, mask_dataset = build_eval_dataset(cfg.data, index, resolution=d.resolution, root=d.root,
+                                                   split=d.split, layout=d.layout, depth=d.depth,
+                                                   depth_noise=d.depth_noise, seed=cfg.seed)
+        method = None
+        if cfg.stage != "prepare" and cfg.method != "none":
+            method = build_method_from_config(cfg, device, **(method_kwargs or {}))
+        if acc.is_main_process:
+            layout.root.mkdir(parents=True, exist_ok=True)
+            (layout.root / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+        index_meta = {"path": str(index_path), "dataset": index.get("dataset"), "num_entries": index.get("num_entries"),
+                      "depth": d.depth, "depth_noise": d.depth_noise, "resolution": d.resolution}
+        results["generate"] = generate(layout, dataset, pairs, method, mask_dataset=mask_dataset,
+                                       batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
+                                       save_warped=cfg.save_warped, accelerator=acc, index_meta=index_meta,
+                                       progress=cfg.progress)
+        if method is not None:
+            meta["method_info"] = method.describe()
+        meta["depth"], meta["depth_noise"] = d.depth, d.depth_noise
+
+    if suite is not None:
+        method_file = layout.root / "method.json"
+        if "method_info" not in meta and method_file.is_file() and cfg.predictions is None:
+            import json
+
+            meta["method_info"] = json.loads(method_file.read_text())
+        results["score"] = score(layout, suite, batch_size=cfg.score_batch_size, num_workers=cfg.num_workers,
+                                 accelerator=acc, meta=meta, progress=cfg.progress)
+    return results

@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Evaluate a novel-view method on a frozen evaluation index (see configs/evaluate.yaml).
+
+    python scripts/evaluate.py method=warp_only data=synthetic output_dir=outputs/eval/warp_only
+    python scripts/evaluate.py method=genwarp checkpoint=<export> data=synthetic output_dir=<dir>
+    python scripts/evaluate.py method=none stage=prepare data=re10k index=<json> dataset.root=<dir> output_dir=<dir>
+    python scripts/evaluate.py stage=score output_dir=<dir> predictions=<folder of <id>.png>
+    accelerate launch scripts/evaluate.py ...        # several GPUs
+"""
+
+from __future__ import annotations
+
+import json
+
+import hydra
+from omegaconf import DictConfig
+
+from genwarp.evaluation.config import register_schema
+
+register_schema()
+
+
+@hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from genwarp.evaluation.run import run_evaluation
+
+    results = run_evaluation(cfg)
+    if "generate" in results:
+        print("generate:", json.dumps(results["generate"]))
+    if "score" in results:
+        print(json.dumps(results["score"]["summary"], indent=2))
+        print(f"results: {cfg.output_dir}/results.md")
+
+
+if __name__ == "__main__":
+    main()

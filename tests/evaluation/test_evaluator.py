@@ -1,0 +1,124 @@
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from genwarp.evaluation.config import EvaluateConfig
+from genwarp.evaluation.evaluator import index_pairs, markdown_table, summarize
+from genwarp.evaluation.layout import EvalLayout, read_png, write_png
+from genwarp.evaluation.run import run_evaluation
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(data="synthetic", output_dir=str(tmp_path / "out"), limit=4, batch_size=2, progress=False,
+                device="cpu", dataset={"resolution": 32})
+    base.update(kw)
+    return OmegaConf.merge(OmegaConf.structured(EvaluateConfig), base)
+
+
+def _inject(tiny_metrics):
+    return {"lpips_modules": tiny_metrics, "fid_extractor": tiny_metrics["fid"]}
+
+
+def test_oracle_end_to_end_scores_perfectly(tmp_path, tiny_metrics):
+    res = run_evaluation(_cfg(tmp_path, method="oracle"), suite_kwargs=_inject(tiny_metrics))
+    out = tmp_path / "out"
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"mid", "long", "all"} and summary["all"]["n"] == 4
+    for rng in summary.values():
+        assert rng["psnr"] == pytest.approx(100.0) and rng["ssim"] == pytest.approx(1.0)
+        assert rng["lpips"] == pytest.approx(0.0, abs=1e-6) and abs(rng["fid"]) < 1e-3
+    rows = (out / "per_pair.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("id,scene,src_index,tgt_index,range,invisible_ratio,psnr")
+    assert "| all | 4 |" in (out / "results.md").read_text()
+    assert res["generate"]["generated"] == 4
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["method"] == "oracle" and meta["num_pairs"] == 4
+
+
+def test_generation_resumes_and_foreign_predictions_score_the_same(tmp_path, tiny_metrics):
+    cfg = _cfg(tmp_path, method="warp_only", metrics=["psnr", "ssim"])
+    first = run_evaluation(cfg)
+    layout = EvalLayout(tmp_path / "out")
+    pid = index_pairs(REPO / "data" / "eval_index_synthetic_test.json", 4)[1]["id"]
+    layout.path("images", pid).unlink()
+    again = run_evaluation(cfg)
+    assert again["generate"]["skipped"] == 3 and again["generate"]["generated"] == 1
+    assert again["score"]["summary"] == first["score"]["summary"]
+    # a folder of images produced elsewhere is scored by the same code
+    foreign = tmp_path / "foreign"
+    shutil.copytree(tmp_path / "out" / "images", foreign)
+    other = run_evaluation(_cfg(tmp_path, method="none", stage="score", predictions=str(foreign), metrics=["psnr", "ssim"]))
+    assert other["score"]["summary"]["all"]["psnr"] == pytest.approx(first["score"]["summary"]["all"]["psnr"])
+    # a missing prediction is an error, never a dropped row
+    (foreign / f"{pid}.png").unlink()
+    with pytest.raises(FileNotFoundError, match="1 of 4 pairs lack a prediction"):
+        run_evaluation(_cfg(tmp_path, method="none", stage="score", predictions=str(foreign), metrics=["psnr"]))
+
+
+def test_masks_use_exact_depth_under_depth_noise(tmp_path):
+    clean = run_evaluation(_cfg(tmp_path, method="none", stage="prepare", output_dir=str(tmp_path / "a")))
+    noisy = run_evaluation(_cfg(tmp_path, method="warp_only", metrics=["psnr"], output_dir=str(tmp_path / "b"),
+                                dataset={"resolution": 32, "depth_noise": 1.0}))
+    assert clean["generate"]["generated"] == 4
+    for p in index_pairs(REPO / "data" / "eval_index_synthetic_test.json", 4):
+        a = read_png(tmp_path / "a" / "visibility" / f"{p['id']}.png", 1)
+        b = read_png(tmp_path / "b" / "visibility" / f"{p['id']}.png", 1)
+        assert torch.equal(a, b)
+    assert noisy["score"]["summary"]["all"]["psnr_visible"] < 60
+
+
+def test_method_mismatch_and_config_errors(tmp_path):
+    run_evaluation(_cfg(tmp_path, method="oracle", metrics=["psnr"], limit=2))
+    with pytest.raises(ValueError, match="already holds images"):
+        run_evaluation(_cfg(tmp_path, method="warp_only", metrics=["psnr"], limit=2))
+    with pytest.raises(ValueError, match="method='magic'"):
+        run_evaluation(_cfg(tmp_path, method="magic"))
+    with pytest.raises(ValueError, match="unknown metric"):
+        run_evaluation(_cfg(tmp_path, method="oracle", metrics=["psnr", "fidd"]))
+    with pytest.raises(ValueError, match="exactly one of checkpoint"):
+        run_evaluation(_cfg(tmp_path, method="genwarp"))
+    with pytest.raises(Exception, match="batch_sizee"):
+        OmegaConf.merge(OmegaConf.structured(EvaluateConfig), {"batch_sizee": 3})
+
+
+def test_genwarp_checkpoint_end_to_end(tmp_path, tiny_metrics):
+    from genwarp.pipelines.factory import random_pipeline
+
+    random_pipeline().save_pretrained(tmp_path / "export")
+    cfg = _cfg(tmp_path, method="genwarp", checkpoint=str(tmp_path / "export"), limit=2,
+               sampler={"num_inference_steps": 2})
+    res = run_evaluation(cfg, suite_kwargs=_inject(tiny_metrics))
+    assert res["score"]["summary"]["all"]["n"] == 2
+    assert len(list((tmp_path / "out" / "warped").glob("*.png"))) == 2
+    assert json.loads((tmp_path / "out" / "method.json").read_text())["condition_kind"] == "coords"
+
+
+def test_hydra_config_composes_and_rejects_typos():
+    from hydra import compose, initialize_config_dir
+
+    from genwarp.evaluation.config import register_schema
+
+    register_schema()
+    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("evaluate", overrides=["method=warp_only", "data=synthetic", "output_dir=x"])
+        assert cfg.method == "warp_only" and list(cfg.metrics) == ["psnr", "ssim", "lpips", "fid"]
+        with pytest.raises(Exception):
+            compose("evaluate", overrides=["batch_sizee=3"])
+        with pytest.raises(Exception):
+            compose("evaluate", overrides=["batch_size=many"])
+
+
+def test_summary_and_table_helpers(tmp_path):
+    rows = [{"range": "mid", "psnr": 20.0}, {"range": "mid", "psnr": math.nan}, {"range": "long", "psnr": 10.0}]
+    s = summarize(rows, ["psnr"])
+    assert s["mid"] == {"n": 2, "psnr": 20.0} and s["all"]["psnr"] == 15.0
+    assert "| mid | 2 | 20.00 |" in markdown_table(s, ["n", "psnr"])
+    write_png(tmp_path / "m.png", torch.tensor([[[0.0, 1.0]]]))
+    assert read_png(tmp_path / "m.png", 1).tolist() == [[[0.0, 1.0]]]
