@@ -47,7 +47,13 @@ def check_image(name: str, image: Tensor) -> None:
         )
 
 
-def check_depth(name: str, depth: Tensor, image: Tensor) -> None:
+def check_depth(name: str, depth: Tensor, image: Tensor, mask: Tensor | None = None) -> None:
+    """Positive, finite z-depth of the image's size (only where ``mask`` is True, if given)."""
+    if mask is not None:
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != depth.shape:
+            raise ValueError(f"depth_mask must be a bool tensor shaped like {name} {tuple(depth.shape)}, got "
+                             f"{_describe(mask) if isinstance(mask, Tensor) else type(mask).__name__}")
+        depth = torch.where(mask, depth, torch.ones_like(depth))
     check_tensor(name, depth, (4,), (1, None, None))
     if depth.shape[0] != image.shape[0] or depth.shape[-2:] != image.shape[-2:]:
         raise ValueError(
@@ -55,7 +61,8 @@ def check_depth(name: str, depth: Tensor, image: Tensor) -> None:
         )
     lo = depth.min().item()
     if lo <= 0:
-        raise ValueError(f"{name} must be positive z-depth, got a minimum of {lo:.4g}")
+        raise ValueError(f"{name} must be positive z-depth, got a minimum of {lo:.4g} "
+                         "(mark unknown pixels with depth_mask instead)")
 
 
 def check_intrinsics(name: str, K: Tensor) -> None:

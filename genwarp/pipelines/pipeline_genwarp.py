@@ -136,10 +136,10 @@ class GenWarpPipeline(DiffusionPipeline):
 
     # ------------------------------------------------------------------ steps
     def check_inputs(self, image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
-                     num_inference_steps, guidance_scale, latents) -> int:
+                     num_inference_steps, guidance_scale, latents, depth_mask=None) -> int:
         """Validate every argument; returns the number of target views per source (N)."""
         check_image("image", image)
-        check_depth("depth", depth, image)
+        check_depth("depth", depth, image, depth_mask)
         b = image.shape[0]
         check_tensor("src_intrinsics", src_intrinsics, (3,), (3, 3))
         check_intrinsics("src_intrinsics", src_intrinsics)
@@ -216,6 +216,7 @@ class GenWarpPipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         near: float | Tensor = 0.01,
         far: float | Tensor = 100.0,
+        depth_mask: Tensor | None = None,
         output_type: str = "pt",
         return_dict: bool = True,
     ) -> GenWarpPipelineOutput | tuple:
@@ -233,18 +234,22 @@ class GenWarpPipeline(DiffusionPipeline):
             latents: initial noise (B·N, C, H/8, W/8) or (B, N, …); drawn with ``generator`` if None.
             near, far: clip planes of the release warp's importance weights (release models only
                 use them for weighting; points closer than ``near`` are dropped).
+            depth_mask: optional bool (B, 1, h, w); pixels where it is False have unknown depth
+                (e.g. sensor holes) and are not warped.
             output_type: ``"pt"`` (tensor), ``"np"`` or ``"pil"``.
         """
         n = self.check_inputs(image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
-                              num_inference_steps, guidance_scale, latents)
+                              num_inference_steps, guidance_scale, latents, depth_mask)
         multi_view = src_to_tgt.ndim == 4
         device = self._execution_device
         dtype = self.model.dtype
         cfg = self.model.config
         b = image.shape[0]
 
-        image, depth = self.resize_inputs(image.to(device, torch.float32), depth.to(device, torch.float32),
-                                          height, width)
+        depth = depth.to(device, torch.float32)
+        if depth_mask is not None:  # unknown depth → 0, which the warp never splats
+            depth = torch.where(depth_mask.to(device), depth, torch.zeros_like(depth))
+        image, depth = self.resize_inputs(image.to(device, torch.float32), depth, height, width)
         # Per-view copies of the source (item i·N + j = view j of source i).
         src_to_tgt = src_to_tgt.to(device, torch.float32).reshape(b * n, 4, 4)
         tgt_k = tgt_intrinsics.to(device, torch.float32)

@@ -154,3 +154,17 @@ def _bad(pipe, **overrides):
 def test_bad_input_names_the_argument_and_the_value(pipe, overrides, pattern):
     with pytest.raises(ValueError, match=pattern):
         _bad(pipe, **overrides)
+
+
+def test_depth_mask_marks_unknown_depth_which_is_not_warped(pipe):
+    image, depth, K, _, T = _scene()
+    mask = torch.ones_like(depth, dtype=torch.bool)
+    mask[:, :, :, : W // 2] = False
+    holes = depth.clone()
+    holes[~mask] = 0.0
+    with pytest.raises(ValueError, match="depth_mask"):
+        pipe(image, holes, K, K, T, height=H, width=W, num_inference_steps=1)
+    out = pipe(image, holes, K, K, T, height=H, width=W, num_inference_steps=1, depth_mask=mask, latents=_latents(2))
+    ref = pipe(image, depth, K, K, T, height=H, width=W, num_inference_steps=1, latents=_latents(2))
+    assert out.visibility.sum() < 0.7 * ref.visibility.sum()
+    assert (out.correspondence[:, :, :, : W // 2] == -1e6).all()
