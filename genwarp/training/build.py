@@ -1,0 +1,161 @@
+"""Build the trainable model and its frozen companions from a :class:`ModelConfig`.
+
+Initialisations are chosen by name from a small registry; a missing weight is one clear error
+naming what was looked for and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from diffusers import AutoencoderKL, DiffusionPipeline
+from torch import nn
+from transformers import CLIPVisionModelWithProjection
+
+from genwarp.models import GenWarpModel, PixelUnshuffleCodec, load_release
+from genwarp.models.presets import build_clip, build_vae, preset
+from genwarp.models.schedules import release_ddim_scheduler
+from genwarp.training.config import ModelConfig
+
+# Model-config fields that are sampling behaviour (stored in GenWarpModel's config).
+BEHAVIOUR_FIELDS = ("condition_kind", "num_frequencies", "coordinate_normalization", "warp_importance",
+                    "clip_preprocessing", "reference_attention", "uncond_uses_reference")
+
+
+@dataclass
+class Components:
+    """The trainable model and the frozen parts the objective and the sampler need."""
+
+    model: GenWarpModel
+    codec: nn.Module
+    image_encoder: nn.Module | None
+
+
+def _load(what: str, loader: Callable[[], Any], where: str, hint: str) -> Any:
+    try:
+        return loader()
+    except (OSError, ValueError, EnvironmentError) as err:
+        raise FileNotFoundError(f"could not load the {what} from {where}: {err}. {hint}") from err
+
+
+def _behaviour(cfg: ModelConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in BEHAVIOUR_FIELDS} | {"image_prompt": cfg.image_prompt}
+
+
+def _unet_config(cfg: ModelConfig) -> dict[str, Any]:
+    unet = preset(cfg.architecture)["unet"]
+    if cfg.codec == "pixel":
+        unet.update(in_channels=192, out_channels=192)
+    unet.update(dict(cfg.unet_overrides))
+    return unet
+
+
+def _random_model(cfg: ModelConfig) -> GenWarpModel:
+    return GenWarpModel(unet=_unet_config(cfg), **_behaviour(cfg))
+
+
+def _sd_model(cfg: ModelConfig) -> GenWarpModel:
+    if not cfg.pretrained:
+        raise ValueError("model.init=stable_diffusion needs model.pretrained (a local dir or hub id)")
+    return GenWarpModel.from_stable_diffusion(cfg.pretrained, subfolder=cfg.pretrained_subfolder, **_behaviour(cfg))
+
+
+MODEL_INITS: dict[str, Callable[[ModelConfig], GenWarpModel] | None] = {
+    "random": _random_model,
+    "stable_diffusion": _sd_model,
+    "release": None,  # model, VAE and CLIP come together from the release root
+    "pretrained": None,  # model, codec and image encoder come together from our export
+}
+
+
+def build_codec(cfg: ModelConfig) -> nn.Module:
+    if cfg.codec == "pixel":
+        return PixelUnshuffleCodec(8)
+    if cfg.codec != "vae":
+        raise ValueError(f"model.codec must be 'vae' or 'pixel', got {cfg.codec!r}")
+    if cfg.vae:
+        return _load("VAE", lambda: AutoencoderKL.from_pretrained(cfg.vae, subfolder=cfg.vae_subfolder), cfg.vae,
+                     "Use a local AutoencoderKL folder or a hub id such as 'stabilityai/sd-vae-ft-mse' "
+                     "(downloaded beforehand on a machine with hub access).")
+    return build_vae(cfg.architecture)
+
+
+def build_image_encoder(cfg: ModelConfig) -> nn.Module | None:
+    if cfg.image_prompt == "none":
+        return None
+    if cfg.image_prompt != "clip":
+        raise ValueError(f"model.image_prompt must be 'clip' or 'none', got {cfg.image_prompt!r}")
+    if cfg.image_encoder:
+        return _load(
+            "CLIP image encoder",
+            lambda: CLIPVisionModelWithProjection.from_pretrained(cfg.image_encoder,
+                                                                  subfolder=cfg.image_encoder_subfolder or ""),
+            cfg.image_encoder,
+            "Use a local CLIPVisionModelWithProjection folder or 'lambdalabs/sd-image-variations-diffusers' "
+            "with model.image_encoder_subfolder=image_encoder.",
+        )
+    return build_clip(cfg.architecture)
+
+
+def build_components(cfg: ModelConfig) -> Components:
+    """Model (initialised as ``cfg.init`` says), codec and image encoder, with trainability set."""
+    if cfg.init not in MODEL_INITS:
+        raise ValueError(f"model.init must be one of {sorted(MODEL_INITS)}, got {cfg.init!r}")
+    if cfg.init in ("release", "pretrained") and not cfg.pretrained:
+        raise ValueError(f"model.init={cfg.init} needs model.pretrained (the checkpoint folder)")
+    if cfg.init == "release":
+        parts = load_release(cfg.pretrained, cfg.release_variant)
+        model, codec, encoder = parts.model, parts.vae, parts.image_encoder
+    elif cfg.init == "pretrained":
+        from genwarp.pipelines import GenWarpPipeline
+
+        pipe = _load("GenWarp pipeline", lambda: GenWarpPipeline.from_pretrained(cfg.pretrained), cfg.pretrained,
+                     "Expected the folder written by training at <output_dir>/model/.")
+        model, codec, encoder = pipe.model, pipe.codec, pipe.image_encoder
+    else:
+        model = MODEL_INITS[cfg.init](cfg)
+        codec, encoder = build_codec(cfg), build_image_encoder(cfg)
+    set_trainable(model, cfg)
+    if cfg.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    return Components(model=model, codec=codec, image_encoder=encoder)
+
+
+def set_trainable(model: GenWarpModel, cfg: ModelConfig) -> None:
+    """Switch the three trainable parts on/off (the preserver's output head is always frozen)."""
+    from genwarp.models.genwarp_model import PRESERVER_UNUSED_PREFIXES
+
+    model.requires_grad_(False)
+    if cfg.train_denoiser:
+        model.denoiser.requires_grad_(True)
+    if cfg.train_condition_encoder:
+        model.condition_encoder.requires_grad_(True)
+    if cfg.train_preserver and model.config.reference_attention:
+        for name, p in model.preserver.named_parameters():
+            p.requires_grad_(not name.startswith(PRESERVER_UNUSED_PREFIXES))
+    if not model.trainable_parameters():
+        raise ValueError("nothing to train: model.train_preserver/train_denoiser/train_condition_encoder are all off")
+
+
+def make_pipeline(model: GenWarpModel, codec: nn.Module, image_encoder: nn.Module | None) -> DiffusionPipeline:
+    """A sampling pipeline around (unwrapped) training components, with the release DDIM."""
+    from genwarp.pipelines import GenWarpPipeline
+
+    pipe = GenWarpPipeline(model=model, codec=codec, scheduler=release_ddim_scheduler(model.config.prediction_type),
+                           image_encoder=image_encoder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+__all__ = [
+    "BEHAVIOUR_FIELDS",
+    "Components",
+    "MODEL_INITS",
+    "build_codec",
+    "build_components",
+    "build_image_encoder",
+    "make_pipeline",
+    "set_trainable",
+]

@@ -1,0 +1,169 @@
+"""Typed training configuration (the schema Hydra checks every config against).
+
+Each dataclass is one Hydra config group (``model/``, ``data/``, ``depth/``, ``trainer/``,
+``logger/``, ``debug/``); :class:`TrainConfig` is the root. Registered in Hydra's ConfigStore as
+``train_schema`` and used as the first default of ``configs/train.yaml``, so a misspelt key fails
+at composition time, before anything is built, with Hydra naming the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    """What is trained and how it is initialised.
+
+    ``init``: ``random`` (architecture preset, random weights), ``stable_diffusion`` (both U-Nets
+    from one SD 1.x / sd-image-variations U-Net at ``pretrained``), ``release`` (the released
+    checkpoints at ``pretrained`` / ``release_variant``, fine-tuning) or ``pretrained`` (one of our
+    ``save_pretrained`` exports at ``pretrained``).
+    """
+
+    architecture: str = "tiny"  # tiny | sd15 (random init and the frozen parts' configs)
+    init: str = "random"
+    pretrained: str | None = None
+    pretrained_subfolder: str | None = "unet"
+    release_variant: str = "multi1"
+    unet_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {block_out_channels: [...]}
+    codec: str = "vae"  # vae | pixel
+    vae: str | None = None  # dir / hub id of an AutoencoderKL; None: random of the architecture
+    vae_subfolder: str | None = None
+    image_prompt: str = "clip"  # clip | none
+    image_encoder: str | None = None  # dir / hub id of a CLIPVisionModelWithProjection
+    image_encoder_subfolder: str | None = None
+    condition_kind: str = "coords"  # coords | depth | image | plucker
+    num_frequencies: int = 2
+    coordinate_normalization: str = "pixel_centers"
+    warp_importance: str = "inverse_depth"
+    clip_preprocessing: str = "standard"
+    reference_attention: bool = True
+    uncond_uses_reference: bool = False
+    train_preserver: bool = True
+    train_denoiser: bool = True
+    train_condition_encoder: bool = True
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data. ``name``: synthetic | re10k | acid | scannet."""
+
+    name: str = "synthetic"
+    root: str | None = None
+    layout: str = "chunks"  # re10k / acid: raw | chunks
+    frames_root: str | None = None
+    train_split: str = "train"
+    val_split: str = "test"
+    resolution: int = 64
+    shim: str = "resize"  # how frames become resolution²: resize | center_crop | random_crop | 16:9_to_square
+    min_gap: int = 2
+    max_gap: int = 12
+    max_gap_final: int | None = None  # widen the gap window linearly up to this over training
+    pairs_per_scene: int = 4  # consecutive training items drawn from one scene
+    overfit_pairs: int = 0  # > 0: train on the first N items of the stream only (debug/overfit)
+    num_workers: int = 0
+    val_pairs: int = 4  # fixed validation pairs (first entries of val_index or of the val scenes)
+    val_index: str | None = None  # a frozen evaluation index JSON for validation pairs
+    synthetic: dict[str, Any] = field(default_factory=dict)  # SyntheticSceneConfig overrides
+
+
+@dataclass
+class DepthConfig:
+    """Where the source depth of training pairs comes from.
+
+    ``source``: ``gt`` (dataset ground truth; synthetic, ScanNet), ``corrupted_gt`` (ground truth
+    through the MDE-like corruptor with ``corruption``), ``cache`` (``scripts/precompute_depth.py``
+    output at ``cache_root``) or ``estimator`` (``estimator`` run on the fly, scale-aligned).
+    """
+
+    source: str = "gt"
+    corruption: float = 0.0
+    cache_root: str | None = None
+    estimator: str = "Intel/zoedepth-nyu"
+    scale_alignment: str = "photometric"  # photometric | none
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 1000
+    batch_size: int = 4  # per process
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-4
+    lr_scheduler: str = "constant_with_warmup"  # constant | constant_with_warmup | cosine | linear
+    warmup_steps: int = 0
+    weight_decay: float = 1e-2
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    use_8bit_adam: bool = False
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    seed: int = 0
+    condition_dropout: float = 0.1
+    snr_gamma: float | None = None
+    noise_offset: float = 0.0
+    ema: bool = False
+    ema_decay: float = 0.9999
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    log_every: int = 10
+    validate_every: int = 500
+    val_steps: int = 20  # DDIM steps when sampling validation images
+    val_guidance: float = 3.5
+    near: float = 0.01
+    far: float = 100.0
+
+
+@dataclass
+class LoggerConfig:
+    backends: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard, wandb
+    project: str = "genwarp"
+    wandb_mode: str = "offline"  # offline | online | disabled
+    progress_bar: bool = True
+
+
+@dataclass
+class DebugConfig:
+    """Failure injection for the resume tests (never set these in real runs)."""
+
+    sigkill_after_step: int | None = None  # SIGKILL the process right after this step completes
+    sigkill_in_checkpoint: int | None = None  # SIGKILL while writing the checkpoint of this step
+    nan_at_step: int | None = None  # replace the loss by NaN at this step
+
+
+@dataclass
+class TrainConfig:
+    name: str = "train"
+    output_dir: str = MISSING
+    resume: str | None = None  # None | latest | <checkpoint dir>
+    evaluate_after: bool = False  # run the evaluation step of the main job after training
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)
+
+
+def register_schema() -> None:
+    """Register :class:`TrainConfig` with Hydra's ConfigStore as ``train_schema``."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+__all__ = [
+    "DataConfig",
+    "DebugConfig",
+    "DepthConfig",
+    "LoggerConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "TrainerConfig",
+    "register_schema",
+]

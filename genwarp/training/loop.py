@@ -1,0 +1,313 @@
+"""The training loop: Accelerate (single process, DDP, FSDP or DeepSpeed through accelerate
+configs), exact resume, logging, validation, final export.
+
+``train(cfg)`` is what ``scripts/train.py`` calls after Hydra composed and checked the config.
+Each concern is a small function below; the loop itself only sequences them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedType, ProjectConfiguration
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from genwarp.data import stable_seed
+from genwarp.models import GenWarpObjective
+from genwarp.training.build import Components, build_components, make_pipeline
+from genwarp.training.checkpoint import read_state, resolve_resume, save_checkpoint
+from genwarp.training.config import TrainConfig
+from genwarp.training.data import ResumableBatchSampler, TrainPairs
+from genwarp.training.datasets import build_dataset
+from genwarp.training.logging import flatten_config, log_images, tracker_setup
+from genwarp.training.validation import load_validation_pairs, run_validation
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN/inf: the run stops instead of training on garbage."""
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    export_dir: Path
+    step: int
+    last_checkpoint: Path | None
+    metrics: dict[str, float]
+
+
+# ---------------------------------------------------------------------------------------------
+# set-up
+# ---------------------------------------------------------------------------------------------
+
+
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
+    out = Path(cfg.output_dir)
+    log_with = tracker_setup(list(cfg.logger.backends), out, cfg.logger.wandb_mode)
+    return Accelerator(
+        mixed_precision=cfg.trainer.mixed_precision,
+        gradient_accumulation_steps=cfg.trainer.gradient_accumulation_steps,
+        log_with=log_with or None,
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
+    )
+
+
+def make_optimizer(cfg: TrainConfig, params: list[torch.nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
+    t = cfg.trainer
+    kwargs = dict(lr=t.learning_rate, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.weight_decay, eps=t.adam_epsilon)
+    if t.use_8bit_adam:
+        try:
+            import bitsandbytes as bnb
+        except ImportError as err:
+            raise ImportError("trainer.use_8bit_adam=true needs bitsandbytes (pip install bitsandbytes)") from err
+        return bnb.optim.AdamW8bit(params, **kwargs)
+    if device.type == "cuda":
+        kwargs["fused"] = True
+    return torch.optim.AdamW(params, **kwargs)
+
+
+def make_lr_scheduler(cfg: TrainConfig, optimizer, num_processes: int):
+    from diffusers.optimization import get_scheduler
+
+    t = cfg.trainer
+    # Accelerate steps a prepared scheduler once per process per optimizer step.
+    return get_scheduler(t.lr_scheduler, optimizer, num_warmup_steps=t.warmup_steps * num_processes,
+                         num_training_steps=t.max_steps * num_processes)
+
+
+def make_ema(cfg: TrainConfig, model) -> Any:
+    if not cfg.trainer.ema:
+        return None
+    from diffusers.training_utils import EMAModel
+
+    return EMAModel(model.trainable_parameters(), decay=cfg.trainer.ema_decay)
+
+
+def make_loader(cfg: TrainConfig, accelerator: Accelerator, start_microbatch: int) -> tuple[DataLoader, TrainPairs]:
+    dataset = build_dataset(cfg.data, cfg.depth, split=cfg.data.train_split, seed=cfg.trainer.seed, train=True)
+    widen = cfg.trainer.max_steps * cfg.trainer.batch_size * cfg.trainer.gradient_accumulation_steps * accelerator.num_processes
+    pairs = TrainPairs(dataset, seed=cfg.trainer.seed, min_gap=cfg.data.min_gap, max_gap=cfg.data.max_gap,
+                       max_gap_final=cfg.data.max_gap_final, widen_items=widen if cfg.data.max_gap_final else 0,
+                       pairs_per_scene=cfg.data.pairs_per_scene, limit=cfg.data.overfit_pairs)
+    sampler = ResumableBatchSampler(cfg.trainer.batch_size, start=start_microbatch, rank=accelerator.process_index,
+                                    world_size=accelerator.num_processes)
+    loader = DataLoader(pairs, batch_sampler=sampler, num_workers=cfg.data.num_workers,
+                        pin_memory=accelerator.device.type == "cuda",
+                        persistent_workers=cfg.data.num_workers > 0)
+    return loader, pairs
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def _full_model(accelerator: Accelerator, model, components: Components):
+    """A module with the full trainable weights for sampling/export (gathers sharded states)."""
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        state = accelerator.get_state_dict(model)  # collective: every process calls it
+        if not accelerator.is_main_process:
+            return None
+        copy = type(components.model).from_config(components.model.config)
+        copy.load_state_dict(state)
+        return copy.to(accelerator.device)
+    return accelerator.unwrap_model(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------------
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train as ``cfg`` says; returns where everything was written."""
+    accelerator = make_accelerator(cfg)
+    out = Path(cfg.output_dir)
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(config_yaml)
+    accelerator.wait_for_everyone()
+
+    t = cfg.trainer
+    torch.manual_seed(t.seed)  # identical initial weights on every process
+    components = build_components(cfg.model)
+    model = components.model
+    device = accelerator.device
+    frozen_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.mixed_precision, torch.float32)
+    components.codec.to(device, dtype=frozen_dtype)
+    if components.image_encoder is not None:
+        components.image_encoder.to(device, dtype=frozen_dtype)
+
+    ema = make_ema(cfg, model)
+    if ema is not None and accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        raise ValueError("trainer.ema is supported with single-process and DDP training, not FSDP/DeepSpeed")
+    optimizer = make_optimizer(cfg, model.trainable_parameters(), device)
+    lr_scheduler = make_lr_scheduler(cfg, optimizer, accelerator.num_processes)
+    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    if ema is not None:
+        ema.to(device)
+        accelerator.register_for_checkpointing(ema)
+    objective = GenWarpObjective(model, components.codec, components.image_encoder,
+                                 condition_dropout=t.condition_dropout, snr_gamma=t.snr_gamma,
+                                 noise_offset=t.noise_offset, near=t.near, far=t.far)
+
+    step, last_checkpoint = 0, None
+    resume_from = resolve_resume(cfg.resume, out)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+        step = int(read_state(resume_from)["step"])
+        last_checkpoint = resume_from
+        accelerator.print(f"resumed from {resume_from} at step {step}")
+
+    loader, pairs = make_loader(cfg, accelerator, start_microbatch=step * t.gradient_accumulation_steps)
+    val_batch = None
+    if t.validate_every > 0 and accelerator.is_main_process:
+        val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
+        val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
+
+    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)))
+
+    bar = tqdm(total=t.max_steps, initial=step, disable=not (accelerator.is_main_process and cfg.logger.progress_bar),
+               desc="train", dynamic_ncols=True)
+    data_iter = iter(loader)
+    metrics: dict[str, float] = {}
+    window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
+    model.train()
+    while step < t.max_steps:
+        grad_norm = None
+        for micro in range(t.gradient_accumulation_steps):
+            t_wait = time.perf_counter()
+            batch = to_device(next(data_iter), device)
+            window["data_wait"] += time.perf_counter() - t_wait
+            with accelerator.accumulate(model):
+                generator = torch.Generator().manual_seed(
+                    stable_seed(t.seed, "step", step, micro, accelerator.process_index) % 2**63)
+                result = objective(batch, generator=generator)
+                loss = result.loss
+                if cfg.debug.nan_at_step is not None and step + 1 == cfg.debug.nan_at_step:
+                    loss = loss * float("nan")
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"non-finite loss ({loss.item()}) at step {step + 1}; the last good checkpoint is "
+                        f"{last_checkpoint or 'none (no checkpoint written yet)'}. Lower trainer.learning_rate, "
+                        "enable trainer.max_grad_norm or switch trainer.mixed_precision, then resume=latest."
+                    )
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and t.max_grad_norm:
+                    grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            window["loss"] += loss.detach().item()
+            window["n"] += 1
+            window["samples"] += batch["src_image"].shape[0] * accelerator.num_processes
+        step += 1
+        if ema is not None:
+            ema.step(accelerator.unwrap_model(model).trainable_parameters())
+        bar.update(1)
+
+        if step % t.log_every == 0 or step == t.max_steps:
+            elapsed = max(time.perf_counter() - window["t0"], 1e-9)
+            metrics = {
+                "train/loss": window["loss"] / max(window["n"], 1),
+                "train/lr": lr_scheduler.get_last_lr()[0],
+                "perf/samples_per_s": window["samples"] / elapsed,
+                "perf/data_wait_s": window["data_wait"],
+            }
+            if grad_norm is not None:
+                metrics["train/grad_norm"] = float(grad_norm)
+            if device.type == "cuda":
+                metrics["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+            accelerator.log(metrics, step=step)
+            bar.set_postfix(loss=f"{metrics['train/loss']:.4f}", sps=f"{metrics['perf/samples_per_s']:.1f}")
+            window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
+
+        if step % t.checkpoint_every == 0 or step == t.max_steps:
+            last_checkpoint = save_checkpoint(
+                accelerator, out, step, {"microbatches": step * t.gradient_accumulation_steps,
+                                         "skipped_pairs": pairs.skipped},
+                config_yaml, t.keep_last, kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
+
+        if t.validate_every > 0 and (step % t.validate_every == 0 or step == t.max_steps):
+            metrics.update(validate(cfg, accelerator, model, components, ema, val_batch, step))
+
+        if cfg.debug.sigkill_after_step is not None and step == cfg.debug.sigkill_after_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+    bar.close()
+
+    export_dir = export(cfg, accelerator, model, components, ema)
+    if accelerator.is_main_process:
+        (out / "final_metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=2))
+    accelerator.end_training()
+    return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
+                       metrics=metrics)
+
+
+def _ema_weights(ema, model):
+    """Context manager: EMA weights swapped into ``model`` (no-op without EMA)."""
+    if ema is None:
+        return nullcontext()
+
+    class _Swap:
+        def __enter__(self):
+            params = model.trainable_parameters()
+            ema.store(params)
+            ema.copy_to(params)
+
+        def __exit__(self, *exc):
+            ema.restore(model.trainable_parameters())
+
+    return _Swap()
+
+
+def validate(cfg: TrainConfig, accelerator: Accelerator, model, components: Components, ema, val_batch,
+             step: int) -> dict[str, float]:
+    """Sample the fixed validation pairs on the main process; log numbers and the image grid."""
+    full = _full_model(accelerator, model, components)
+    result: dict[str, float] = {}
+    if accelerator.is_main_process and full is not None and val_batch is not None:
+        was_training = full.training
+        full.eval()
+        with _ema_weights(ema, full):
+            pipe = make_pipeline(full, components.codec, components.image_encoder)
+            result, grid = run_validation(pipe, val_batch, steps=cfg.trainer.val_steps,
+                                          guidance=cfg.trainer.val_guidance, seed=cfg.trainer.seed,
+                                          near=cfg.trainer.near, far=cfg.trainer.far)
+        full.train(was_training)
+        path = Path(cfg.output_dir) / "val" / f"step_{step:08d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        grid.save(path)
+        accelerator.log(result, step=step)
+        import numpy as np
+
+        log_images(accelerator, "val/grid", np.asarray(grid), step)
+        accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()) + f" → {path}")
+    accelerator.wait_for_everyone()
+    return result
+
+
+def export(cfg: TrainConfig, accelerator: Accelerator, model, components: Components, ema) -> Path:
+    """``save_pretrained`` of the whole pipeline (EMA weights if enabled) to ``<output_dir>/model``."""
+    export_dir = Path(cfg.output_dir) / "model"
+    full = _full_model(accelerator, model, components)
+    if accelerator.is_main_process and full is not None:
+        with _ema_weights(ema, full):
+            pipe = make_pipeline(full, components.codec, components.image_encoder)
+            # Frozen parts were cast for mixed precision; export them in float32 like the model.
+            pipe.save_pretrained(str(export_dir))
+    accelerator.wait_for_everyone()
+    return export_dir
+
+
+__all__ = ["NonFiniteLossError", "TrainResult", "export", "train", "validate"]
