@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-__all__ = ["DatasetConfig", "EvaluateConfig", "InpaintConfig", "SamplerConfig", "check_config", "register_schema"]
+__all__ = ["EvaluateConfig", "InpaintConfig", "SamplerConfig", "check_config", "register_schema"]
 
 STAGES = ("all", "prepare", "generate", "score")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -38,25 +38,24 @@ class InpaintConfig:
     composite: bool = True
 
 
-@dataclass
-class DatasetConfig:
-    """Where the evaluated pairs come from."""
-
-    root: Optional[str] = None  # real datasets only
-    split: str = "test"
-    layout: str = "raw"  # RealEstate10K: raw | chunks
-    depth: Optional[str] = None  # gt | none | <depth cache folder> | <estimator spec>; default gt where known
-    depth_noise: float = 0.0  # synthetic: MDE-like corruption strength of the source depth
-    resolution: Optional[int] = None  # default: 64 synthetic, 512 otherwise
+DEPTH_SOURCES = ("gt", "corrupted_gt", "cache", "estimator", "none")
 
 
 @dataclass
 class EvaluateConfig:
+    """``data`` and ``depth`` are the shared config groups ``configs/data/*.yaml`` and
+    ``configs/depth/*.yaml`` (also used by training); evaluation reads ``data.name``, ``data.root``,
+    ``data.layout``, ``data.frames_root``, ``data.resolution``, ``data.val_split``,
+    ``data.val_index`` and ``depth.source``, ``depth.corruption``, ``depth.cache_root``,
+    ``depth.estimator``. Evaluation always centre-crops real datasets to ``data.resolution``².
+    """
+
     method: str = "genwarp"  # genwarp | warp_only | warp_inpaint | oracle | none (references only)
-    data: str = "synthetic"  # synthetic | re10k | acid | scannet
+    data: dict[str, Any] = field(default_factory=lambda: {"name": "synthetic"})
+    depth: dict[str, Any] = field(default_factory=lambda: {"source": "gt"})
     stage: str = "all"  # all = generate + score; prepare = references only; generate; score
-    index: Optional[str] = None  # evaluation index JSON; default data/eval_index_<data>_test.json
-    output_dir: str = "outputs/eval/${method}_${data}"
+    index: Optional[str] = None  # evaluation index JSON; default data.val_index, else data/eval_index_<name>_test.json
+    output_dir: str = "outputs/eval/${method}_${data.name}"
     predictions: Optional[str] = None  # folder of <id>.png to score (default <output_dir>/images)
     checkpoint: Optional[str] = None  # method=genwarp: our export folder (GenWarpPipeline.from_pretrained)
     release_root: Optional[str] = None  # method=genwarp: the authors' release folder
@@ -75,7 +74,6 @@ class EvaluateConfig:
     progress: bool = True
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
 
 
 def register_schema() -> None:
@@ -94,8 +92,14 @@ def check_config(cfg: Any) -> None:
     methods = [*METHODS, "none"]
     if cfg.method not in methods:
         raise ValueError(f"method={cfg.method!r} is not one of {methods}")
-    if cfg.data not in DATASETS:
-        raise ValueError(f"data={cfg.data!r} is not one of {list(DATASETS)}")
+    name = (cfg.data or {}).get("name")
+    if name not in DATASETS:
+        raise ValueError(f"data.name={name!r} is not one of {list(DATASETS)} (choose data=<{'|'.join(DATASETS)}>)")
+    source = (cfg.depth or {}).get("source", "gt")
+    if source not in DEPTH_SOURCES:
+        raise ValueError(f"depth.source={source!r} is not one of {list(DEPTH_SOURCES)}")
+    if float((cfg.depth or {}).get("corruption", 0.0) or 0.0) < 0:
+        raise ValueError(f"depth.corruption must be ≥ 0, got {cfg.depth.get('corruption')}")
     if cfg.stage not in STAGES:
         raise ValueError(f"stage={cfg.stage!r} is not one of {list(STAGES)}")
     if cfg.dtype not in DTYPES:
@@ -114,5 +118,3 @@ def check_config(cfg: Any) -> None:
             raise ValueError(f"{name} must be ≥ 1, got {getattr(cfg, name)}")
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"limit must be ≥ 1 or null, got {cfg.limit}")
-    if cfg.dataset.depth_noise < 0:
-        raise ValueError(f"dataset.depth_noise must be ≥ 0, got {cfg.dataset.depth_noise}")

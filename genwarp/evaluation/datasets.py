@@ -57,6 +57,7 @@ def build_eval_dataset(
     root: str | None = None,
     split: str = "test",
     layout: str = "raw",
+    frames_root: str | None = None,
     depth: str | None = None,
     depth_noise: float = 0.0,
     seed: int = 0,
@@ -67,7 +68,7 @@ def build_eval_dataset(
         name: ``synthetic``, ``re10k``, ``acid`` or ``scannet``.
         index: the loaded evaluation index (its ``dataset_config`` rebuilds synthetic scenes).
         resolution: square working resolution (default :data:`DEFAULT_RESOLUTION`).
-        root, split, layout: dataset location (real datasets).
+        root, split, layout, frames_root: dataset location (real datasets).
         depth: ``gt``, ``none``, a depth-cache folder or a depth-estimator spec
             (see :func:`genwarp.depth.build_depth_estimator`); default ``gt`` where the dataset has
             it, else ``none`` (which methods that warp will reject with a clear error).
@@ -95,7 +96,7 @@ def build_eval_dataset(
     if name in ("re10k", "acid"):
         from genwarp.data import RealEstate10KDataset
 
-        ds = RealEstate10KDataset(root, split, layout, name=name, shim=shim, depth=_depth_source(depth, seed),
+        ds = RealEstate10KDataset(root, split, layout, frames_root, name=name, shim=shim, depth=_depth_source(depth, seed),
                                   seed=seed, shuffle=False)
         return ds, None
     from genwarp.data import ScanNetDataset

@@ -10,7 +10,7 @@ import torch
 
 from genwarp.evaluation.config import EvaluateConfig, check_config
 
-__all__ = ["build_method_from_config", "run_evaluation"]
+__all__ = ["build_method_from_config", "dataset_kwargs", "run_evaluation"]
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -22,6 +22,34 @@ def _as_config(cfg: Any):
         return OmegaConf.structured(cfg)
     schema = OmegaConf.structured(EvaluateConfig)
     return OmegaConf.merge(schema, cfg)  # type-checks every key against the schema
+
+
+def dataset_kwargs(data: Any, depth: Any) -> dict[str, Any]:
+    """Map the shared ``data`` / ``depth`` config groups onto :func:`build_eval_dataset` arguments."""
+    source = depth.get("source", "gt")
+    corruption = float(depth.get("corruption", 0.0) or 0.0)
+    kw: dict[str, Any] = {"resolution": data.get("resolution"), "root": data.get("root"),
+                          "split": data.get("val_split") or "test", "layout": data.get("layout") or "raw",
+                          "frames_root": data.get("frames_root"),
+                          "depth_noise": 0.0}
+    if source == "gt":
+        kw["depth"] = "gt"
+    elif source == "none":
+        kw["depth"] = "none"
+    elif source == "corrupted_gt":
+        if data.get("name") == "synthetic":
+            kw["depth"], kw["depth_noise"] = "gt", corruption
+        else:
+            raise ValueError("depth.source=corrupted_gt is evaluated on data=synthetic only (the corruptor needs the "
+                             f"exact depth at load time), got data={data.get('name')}")
+    elif source == "cache":
+        kw["depth"] = depth.get("cache_root")
+        if not kw["depth"] or not Path(kw["depth"]).is_dir():
+            raise FileNotFoundError(f"depth.cache_root={kw['depth']!r} is not a folder: build it with "
+                                    "scripts/precompute_depth.py")
+    else:  # estimator
+        kw["depth"] = depth.get("estimator")
+    return kw
 
 
 def build_method_from_config(cfg, device: torch.device, **inject: Any):
@@ -76,7 +104,8 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
     layout = EvalLayout(cfg.output_dir, cfg.predictions)
     results: dict[str, Any] = {}
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
-    meta = {"method": cfg.method, "data": cfg.data, "command": command}
+    data_name = cfg.data["name"]
+    meta = {"method": cfg.method, "data": data_name, "command": command}
 
     suite = None
     if cfg.stage in ("all", "score"):  # built first: a missing metric weight fails before any generation
@@ -84,16 +113,18 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
                                   device=device, **(suite_kwargs or {}))
 
     if cfg.stage in ("all", "prepare", "generate"):
-        index_path = cfg.index or default_index_path(cfg.data)
+        index_path = cfg.index or cfg.data.get("val_index") or default_index_path(data_name)
         if index_path is None:
-            raise FileNotFoundError(f"data={cfg.data} has no committed evaluation index: pass index=<json> "
+            raise FileNotFoundError(f"data={data_name} has no committed evaluation index: pass index=<json> "
                                     "(scripts/make_eval_index.py builds one)")
+        if not Path(index_path).is_absolute() and not Path(index_path).is_file():
+            from genwarp.evaluation.datasets import repo_root
+
+            index_path = repo_root() / index_path  # committed indices are named relative to the repository
         index = load_eval_index(index_path)
         pairs = index_pairs(index, cfg.limit)
-        d = cfg.dataset
-        dataset, mask_dataset = build_eval_dataset(cfg.data, index, resolution=d.resolution, root=d.root,
-                                                   split=d.split, layout=d.layout, depth=d.depth,
-                                                   depth_noise=d.depth_noise, seed=cfg.seed)
+        dkw = dataset_kwargs(cfg.data, cfg.depth)
+        dataset, mask_dataset = build_eval_dataset(data_name, index, seed=cfg.seed, **dkw)
         method = None
         if cfg.stage != "prepare" and cfg.method != "none":
             method = build_method_from_config(cfg, device, **(method_kwargs or {}))
@@ -101,14 +132,15 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
             layout.root.mkdir(parents=True, exist_ok=True)
             (layout.root / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
         index_meta = {"path": str(index_path), "dataset": index.get("dataset"), "num_entries": index.get("num_entries"),
-                      "depth": d.depth, "depth_noise": d.depth_noise, "resolution": d.resolution}
+                      "depth": dkw["depth"] if isinstance(dkw["depth"], str) else repr(dkw["depth"]),
+                      "depth_noise": dkw["depth_noise"], "resolution": dkw["resolution"]}
         results["generate"] = generate(layout, dataset, pairs, method, mask_dataset=mask_dataset,
                                        batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
                                        save_warped=cfg.save_warped, accelerator=acc, index_meta=index_meta,
                                        progress=cfg.progress)
         if method is not None:
             meta["method_info"] = method.describe()
-        meta["depth"], meta["depth_noise"] = d.depth, d.depth_noise
+        meta["depth"] = OmegaConf.to_container(cfg.depth) if not isinstance(cfg.depth, dict) else cfg.depth
 
     if suite is not None:
         method_file = layout.root / "method.json"

@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(tmp_path, **kw):
-    base = dict(data="synthetic", output_dir=str(tmp_path / "out"), limit=4, batch_size=2, progress=False,
-                device="cpu", dataset={"resolution": 32})
+    base = dict(data={"name": "synthetic", "resolution": 32}, depth={"source": "gt"}, output_dir=str(tmp_path / "out"),
+                limit=4, batch_size=2, progress=False, device="cpu")
     base.update(kw)
     return OmegaConf.merge(OmegaConf.structured(EvaluateConfig), base)
 
@@ -65,7 +65,7 @@ def test_generation_resumes_and_foreign_predictions_score_the_same(tmp_path, tin
 def test_masks_use_exact_depth_under_depth_noise(tmp_path):
     clean = run_evaluation(_cfg(tmp_path, method="none", stage="prepare", output_dir=str(tmp_path / "a")))
     noisy = run_evaluation(_cfg(tmp_path, method="warp_only", metrics=["psnr"], output_dir=str(tmp_path / "b"),
-                                dataset={"resolution": 32, "depth_noise": 1.0}))
+                                depth={"source": "corrupted_gt", "corruption": 1.0}))
     assert clean["generate"]["generated"] == 4
     for p in index_pairs(REPO / "data" / "eval_index_synthetic_test.json", 4):
         a = read_png(tmp_path / "a" / "visibility" / f"{p['id']}.png", 1)
@@ -84,6 +84,8 @@ def test_method_mismatch_and_config_errors(tmp_path):
         run_evaluation(_cfg(tmp_path, method="oracle", metrics=["psnr", "fidd"]))
     with pytest.raises(ValueError, match="exactly one of checkpoint"):
         run_evaluation(_cfg(tmp_path, method="genwarp"))
+    with pytest.raises(ValueError, match="data.name='mars'"):
+        run_evaluation(_cfg(tmp_path, method="oracle", data={"name": "mars"}))
     with pytest.raises(Exception, match="batch_sizee"):
         OmegaConf.merge(OmegaConf.structured(EvaluateConfig), {"batch_sizee": 3})
 
@@ -109,6 +111,9 @@ def test_hydra_config_composes_and_rejects_typos():
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         cfg = compose("evaluate", overrides=["method=warp_only", "data=synthetic", "output_dir=x"])
         assert cfg.method == "warp_only" and list(cfg.metrics) == ["psnr", "ssim", "lpips", "fid"]
+        assert cfg.data.name == "synthetic" and cfg.depth.source == "gt"
+        cfg = compose("evaluate", overrides=["method=oracle", "data=scannet", "depth=corrupted_gt"])
+        assert cfg.data.name == "scannet" and cfg.depth.corruption == 1.0 and cfg.output_dir == "outputs/eval/oracle_scannet"
         with pytest.raises(Exception):
             compose("evaluate", overrides=["batch_sizee=3"])
         with pytest.raises(Exception):

@@ -34,8 +34,8 @@ def runs(tmp_path_factory):
     dirs = []
     for method in ("oracle", "warp_only"):
         cfg = OmegaConf.merge(OmegaConf.structured(EvaluateConfig), dict(
-            method=method, data="synthetic", output_dir=str(root / method), limit=6, batch_size=3, progress=False,
-            device="cpu", dataset={"resolution": 32}))
+            method=method, data={"name": "synthetic", "resolution": 32}, output_dir=str(root / method), limit=6,
+            batch_size=3, progress=False, device="cpu"))
         run_evaluation(cfg, suite_kwargs=inject)
         dirs.append(root / method)
     return dirs
