@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from genwarp.data import stable_seed
 from genwarp.evaluation.attention import AttentionRecorder, record_attention, token_grid
-from genwarp.evaluation.methods import _cameras, _source_depth, fill_missing_depth
+from genwarp.evaluation.methods import _cameras, _source_depth
 from genwarp.geometry import coordinate_grid, forward_warp
 
 __all__ = ["analyze_attention", "binned_curve", "depth_flow", "tokens_of"]
@@ -100,7 +100,8 @@ def analyze_attention(
         image = batch["src_image"].float()
         b, _, h, w = image.shape
         src_k, tgt_k, src_to_tgt = _cameras(batch, pipeline.device)
-        depth = fill_missing_depth(_source_depth(batch, pipeline.device))
+        depth = _source_depth(batch, pipeline.device)
+        known = depth > 0
         shape = (1, model.latent_channels, h // pipeline.vae_scale_factor, w // pipeline.vae_scale_factor)
         ids = [f"{s}__{int(i)}__{int(t)}" for s, i, t in zip(batch["scene"], batch["src_index"], batch["tgt_index"])]
         gens = [torch.Generator().manual_seed(stable_seed(seed, "attention", pid) % (2**63)) for pid in ids]
@@ -108,7 +109,8 @@ def analyze_attention(
         recorder = AttentionRecorder(query_points, steps)
         with record_attention(model, recorder, image_size=(h, w)):
             out = pipeline(image, depth, src_k, tgt_k, src_to_tgt, height=h, width=w,
-                           num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, latents=latents)
+                           num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, latents=latents,
+                           depth_mask=None if bool(known.all()) else known)
         cond_from = b if guidance_scale != 1.0 else 0
         acc = [defaultdict(list) for _ in range(b)]
         flows: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}

@@ -53,10 +53,12 @@ class EvaluateConfig:
     method: str = "genwarp"  # genwarp | warp_only | warp_inpaint | oracle | none (references only)
     data: dict[str, Any] = field(default_factory=lambda: {"name": "synthetic"})
     depth: dict[str, Any] = field(default_factory=lambda: {"source": "gt"})
+    name: Optional[str] = None  # row label in results and paper tables (default: method); e.g. for foreign predictions
     stage: str = "all"  # all = generate + score; prepare = references only; generate; score
     index: Optional[str] = None  # evaluation index JSON; default data.val_index, else data/eval_index_<name>_test.json
     output_dir: str = "outputs/eval/${method}_${data.name}"
     predictions: Optional[str] = None  # folder of <id>.png to score (default <output_dir>/images)
+    results_dir: Optional[str] = None  # where score writes (default: output_dir, or the predictions folder if given)
     checkpoint: Optional[str] = None  # method=genwarp: our export folder (GenWarpPipeline.from_pretrained)
     release_root: Optional[str] = None  # method=genwarp: the authors' release folder
     release_variant: str = "multi1"

@@ -295,7 +295,8 @@ def score(
     fid_name = suite.fid.name if suite.fid is not None else "fid"
     summary = summarize(rows_out, columns, fid, fid_name)
     if acc.is_main_process:
-        _write_results(layout.root, rows_out, columns, summary, suite, meta or {}, fid_name)
+        layout.results.mkdir(parents=True, exist_ok=True)
+        _write_results(layout.results, rows_out, columns, summary, suite, meta or {}, fid_name)
     acc.wait_for_everyone()
     return {"rows": rows_out, "summary": summary}
 

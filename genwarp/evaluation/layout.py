@@ -11,7 +11,8 @@
       visibility/<id>.png    target pixels the source sees (255) / does not see (0)
       images/<id>.png        the method's novel view
       warped/<id>.png        the method's warped source, when it has one
-      per_pair.csv / per_pair.json / summary.json / meta.json / results.md   (score)
+      per_pair.csv / per_pair.json / summary.json / meta.json / results.md   (score; written next to
+                             the predictions when a foreign predictions folder is scored, or to results_dir)
 
 Pair ids are ``<scene>__<src_index>__<tgt_index>`` with path-unsafe characters replaced. Every
 PNG is 8-bit RGB (masks 8-bit grey) and is written atomically (temporary file + rename), so an
@@ -78,9 +79,12 @@ class EvalLayout:
 
     REFERENCE_DIRS = ("sources", "targets", "visibility")
 
-    def __init__(self, root: str | os.PathLike, predictions: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike, predictions: str | os.PathLike | None = None,
+                 results: str | os.PathLike | None = None):
         self.root = Path(root)
         self.predictions = Path(predictions) if predictions else self.root / "images"
+        # score's outputs: the folder itself, or — when scoring a foreign predictions folder — that folder
+        self.results = Path(results) if results else (self.predictions if predictions else self.root)
 
     def path(self, kind: str, pid: str) -> Path:
         """``kind`` is ``sources``/``targets``/``visibility``/``images``/``warped``."""

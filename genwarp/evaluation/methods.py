@@ -380,7 +380,8 @@ class GenWarpMethod(Method):
         b, _, h0, w0 = image.shape
         h, w = self.height or h0, self.width or w0
         src_k, tgt_k, src_to_tgt = _cameras(batch, self.device)
-        depth = fill_missing_depth(_source_depth(batch, self.device))
+        depth = _source_depth(batch, self.device)
+        known = depth > 0  # unknown depth (sensor holes) never splats, as in warp_only
         factor = pipe.vae_scale_factor
         shape = (1, pipe.model.latent_channels, h // factor, w // factor)
         from diffusers.utils.torch_utils import randn_tensor
@@ -388,7 +389,8 @@ class GenWarpMethod(Method):
         latents = torch.cat([randn_tensor(shape, generator=g, dtype=torch.float32) for g in generators])
         out = pipe(image, depth, src_k, tgt_k, src_to_tgt, height=h, width=w,
                    num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-                   latents=latents, near=self.near, far=self.far)
+                   latents=latents, near=self.near, far=self.far,
+                   depth_mask=None if bool(known.all()) else known)
         images, warped, vis = out.images.float(), out.warped.float(), out.visibility.float()
         if (h, w) != (h0, w0):
             images = F.interpolate(images, size=(h0, w0), mode="bilinear", antialias=True, align_corners=False)

@@ -101,11 +101,11 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         accelerator = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(even_batches=False))
     acc = _accelerator(accelerator)
     device = acc.device
-    layout = EvalLayout(cfg.output_dir, cfg.predictions)
+    layout = EvalLayout(cfg.output_dir, cfg.predictions, cfg.results_dir)
     results: dict[str, Any] = {}
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
     data_name = cfg.data["name"]
-    meta = {"method": cfg.method, "data": data_name, "command": command}
+    meta = {"method": cfg.name or cfg.method, "data": data_name, "command": command}
 
     suite = None
     if cfg.stage in ("all", "score"):  # built first: a missing metric weight fails before any generation

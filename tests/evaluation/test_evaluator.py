@@ -54,10 +54,15 @@ def test_generation_resumes_and_foreign_predictions_score_the_same(tmp_path, tin
     # a folder of images produced elsewhere is scored by the same code
     foreign = tmp_path / "foreign"
     shutil.copytree(tmp_path / "out" / "images", foreign)
-    other = run_evaluation(_cfg(tmp_path, method="none", stage="score", predictions=str(foreign), metrics=["psnr", "ssim"]))
+    other = run_evaluation(_cfg(tmp_path, method="none", name="elsewhere", stage="score", predictions=str(foreign),
+                                metrics=["psnr", "ssim"]))
+    assert json.loads((foreign / "meta.json").read_text())["method"] == "elsewhere"
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["method"] == "warp_only"  # untouched
     assert other["score"]["summary"]["all"]["psnr"] == pytest.approx(first["score"]["summary"]["all"]["psnr"])
     # a missing prediction is an error, never a dropped row
     (foreign / f"{pid}.png").unlink()
+    for f in ("per_pair.csv", "per_pair.json", "summary.json", "meta.json", "results.md"):
+        assert (foreign / f).is_file()
     with pytest.raises(FileNotFoundError, match="1 of 4 pairs lack a prediction"):
         run_evaluation(_cfg(tmp_path, method="none", stage="score", predictions=str(foreign), metrics=["psnr"]))
 
@@ -127,3 +132,25 @@ def test_summary_and_table_helpers(tmp_path):
     assert "| mid | 2 | 20.00 |" in markdown_table(s, ["n", "psnr"])
     write_png(tmp_path / "m.png", torch.tensor([[[0.0, 1.0]]]))
     assert read_png(tmp_path / "m.png", 1).tolist() == [[[0.0, 1.0]]]
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    """accelerate launch with 2 CPU processes (uneven split): same per-pair rows as one process."""
+    import csv
+    import subprocess
+    import sys
+
+    common = ["method=warp_only", "data=synthetic", "data.resolution=32", "limit=5", "batch_size=2",
+              "metrics=[psnr,ssim]", "progress=false"]
+    script = str(REPO / "scripts" / "evaluate.py")
+    subprocess.run([sys.executable, script, *common, f"output_dir={tmp_path / 'one'}"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+                    "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", script, *common,
+                    f"output_dir={tmp_path / 'two'}"], check=True, capture_output=True)
+
+    def rows(d):
+        with open(d / "per_pair.csv") as f:
+            return [(r["id"], round(float(r["psnr"]), 4), round(float(r["ssim"]), 5)) for r in csv.DictReader(f)]
+
+    assert rows(tmp_path / "one") == rows(tmp_path / "two") and len(rows(tmp_path / "one")) == 5

@@ -91,3 +91,16 @@ def test_fill_missing_depth():
     d[..., 2:5, 2:5] = 0
     f = fill_missing_depth(d)
     assert (f > 0).all() and torch.allclose(f, torch.full_like(f, 2.0))
+
+
+def test_genwarp_method_unknown_depth_and_release(batch, goldens_dir):
+    release = goldens_dir / "release_tiny" / "checkpoints"
+    if not (release / "tiny").is_dir():
+        pytest.skip("release_tiny checkpoints not found")
+    method = GenWarpMethod(release_root=release, release_variant="tiny", num_inference_steps=2)
+    holes = dict(batch)
+    holes["src_depth_valid"] = batch["src_depth_valid"].clone()
+    holes["src_depth_valid"][..., :4, :] = False  # a band of unknown depth
+    out = method.generate(holes, _gens(2))
+    assert out.images.shape == batch["tgt_image"].shape and torch.isfinite(out.images).all()
+    assert method.describe()["warp_importance"] == "release"
