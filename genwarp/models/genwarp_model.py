@@ -36,8 +36,8 @@ CONDITION_KINDS = ("coords", "depth", "image", "plucker")
 NORMALIZATIONS = ("release", "pixel_centers")
 IMPORTANCES = ("release", "inverse_depth")
 RESIZE_MODES = ("nearest", "bilinear")
-# Output head of the preserver: never used (only its attention inputs matter), so it is frozen and
-# the release's reference U-Net does not even store it.
+# Output head of the preserver: never used (only its attention inputs matter); the release's
+# reference U-Net does not even store it. See GenWarpModel.preserver_unused_prefixes for the rest.
 PRESERVER_UNUSED_PREFIXES = ("conv_norm_out.", "conv_out.")
 
 
@@ -143,9 +143,33 @@ class GenWarpModel(ModelMixin, ConfigMixin):
                 "preserver and denoiser transformer blocks must pair by module path; unpaired: "
                 f"{sorted(set(writers) ^ set(readers))}"
             )
+        self._preserver_unused = self._unused_preserver_prefixes(writers)
         for name, param in self.preserver.named_parameters():
-            if name.startswith(PRESERVER_UNUSED_PREFIXES) or not reference_attention:
+            if name.startswith(self._preserver_unused) or not reference_attention:
                 param.requires_grad_(False)
+
+    @staticmethod
+    def _unused_preserver_prefixes(writers: list[str]) -> tuple[str, ...]:
+        """Preserver parameters that cannot influence any banked feature.
+
+        Only the ``norm1`` outputs are banked, so everything the preserver computes after the
+        ``norm1`` of its last-executed transformer block is dead: that block's attentions,
+        norms 2/3 and feed-forward, its Transformer2D's ``proj_out`` and the output head. They get
+        no gradient, so they are frozen (DDP would otherwise stop on unused parameters).
+        U-Nets run down, mid, then up blocks (registration order is down, up, mid).
+        """
+        rank = {"down_blocks": 0, "mid_block": 1, "up_blocks": 2}
+        ordered = sorted(writers, key=lambda n: rank.get(n.split(".")[0], 3))  # stable within a level
+        if not ordered:
+            return PRESERVER_UNUSED_PREFIXES
+        last = ordered[-1]
+        parent = last.rsplit(".transformer_blocks.", 1)[0]
+        tail = tuple(f"{last}.{m}." for m in ("attn1", "norm2", "attn2", "norm3", "ff"))
+        return PRESERVER_UNUSED_PREFIXES + tail + (f"{parent}.proj_out.",)
+
+    def preserver_unused_prefixes(self) -> tuple[str, ...]:
+        """Parameter-name prefixes (within ``preserver``) that never receive gradients."""
+        return self._preserver_unused
 
     # ------------------------------------------------------------------ properties
     @property
@@ -245,7 +269,12 @@ class GenWarpModel(ModelMixin, ConfigMixin):
             self.write_reference(bank, ref_latents, self.encode_condition(src_condition), image_prompt)
             self.project_reference(bank)
             read = ReferenceRead.create(bank, ref_index)
-        return self.predict(noisy_latents, timesteps, self.encode_condition(tgt_condition), denoiser_prompt, read)
+        out = self.predict(noisy_latents, timesteps, self.encode_condition(tgt_condition), denoiser_prompt, read)
+        if read is not None and read.with_ref.numel() == 0 and torch.is_grad_enabled():
+            # Every item dropped its condition: keep the preserver in the graph with zero gradient,
+            # so data-parallel training sees the same parameters used on every step.
+            out = out + 0.0 * sum(k.sum() + v.sum() for k, v in bank._kv.values())
+        return out
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -280,7 +309,7 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         return cls.from_unet(unet, **config)
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
-        """Parameters that receive gradients (the preserver's unused output head excluded)."""
+        """Parameters that receive gradients (the preserver's dead tail excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
 

@@ -20,6 +20,12 @@ from genwarp.models.genwarp_model import GenWarpModel
 from genwarp.models.image_prompt import encode_image_prompt
 from genwarp.models.schedules import training_noise_scheduler
 
+def _unwrap(model: nn.Module) -> GenWarpModel:
+    while not isinstance(model, GenWarpModel) and hasattr(model, "module"):
+        model = model.module
+    return model
+
+
 REQUIRED_KEYS = ("src_image", "tgt_image", "src_depth", "src_intrinsics", "tgt_intrinsics")
 
 
@@ -64,12 +70,15 @@ class GenWarpObjective(nn.Module):
         super().__init__()
         if not 0.0 <= condition_dropout <= 1.0:
             raise ValueError(f"condition_dropout must be in [0, 1], got {condition_dropout}")
-        if model.config.image_prompt == "clip" and image_encoder is None:
+        core = _unwrap(model)
+        if core.config.image_prompt == "clip" and image_encoder is None:
             raise ValueError("the model uses a CLIP image prompt (image_prompt='clip'): pass image_encoder")
+        # ``model`` may be wrapped (DDP/FSDP): forward through the wrapper so gradients sync, read
+        # the config from the wrapped GenWarpModel.
         self.model = model
         self.codec = codec.requires_grad_(False).eval()
         self.image_encoder = image_encoder.requires_grad_(False).eval() if image_encoder is not None else None
-        self.noise_scheduler = noise_scheduler or training_noise_scheduler(model.config.prediction_type)
+        self.noise_scheduler = noise_scheduler or training_noise_scheduler(core.config.prediction_type)
         self.condition_dropout = condition_dropout
         self.snr_gamma = snr_gamma
         self.noise_offset = noise_offset
@@ -79,8 +88,13 @@ class GenWarpObjective(nn.Module):
         )
 
     @property
+    def core(self) -> GenWarpModel:
+        """The GenWarpModel itself, also when ``model`` is a DDP/FSDP wrapper."""
+        return _unwrap(self.model)
+
+    @property
     def latent_scale(self) -> float:
-        scale = self.model.config.latent_scale
+        scale = self.core.config.latent_scale
         return float(scale) if scale is not None else default_latent_scale(self.codec)
 
     def train(self, mode: bool = True) -> GenWarpObjective:
@@ -102,7 +116,7 @@ class GenWarpObjective(nn.Module):
             src_to_tgt = relative_transform(batch["src_c2w"].float(), batch["tgt_c2w"].float())
         else:
             raise KeyError("training batch needs 'src_to_tgt' or both 'src_c2w' and 'tgt_c2w'")
-        cfg = self.model.config
+        cfg = self.core.config
         src = batch["src_image"].float()
         conds = build_conditions(
             cfg.condition_kind,
@@ -123,7 +137,7 @@ class GenWarpObjective(nn.Module):
             "tgt_condition": conds.target,
             "ref_latents": encode_images(self.codec, src, self.latent_scale),
             "latents": encode_images(self.codec, batch["tgt_image"].float(), self.latent_scale),
-            "image_prompt": encode_image_prompt(encoder, src, cfg.clip_preprocessing, self.model.cross_attention_dim),
+            "image_prompt": encode_image_prompt(encoder, src, cfg.clip_preprocessing, self.core.cross_attention_dim),
         }
 
     def loss_weights(self, timesteps: Tensor) -> Tensor:
@@ -133,7 +147,7 @@ class GenWarpObjective(nn.Module):
         ac = self.alphas_cumprod.to(timesteps.device)[timesteps]
         snr = ac / (1.0 - ac).clamp(min=1e-8)
         clipped = snr.clamp(max=self.snr_gamma)
-        if self.model.config.prediction_type == "v_prediction":
+        if self.core.config.prediction_type == "v_prediction":
             return clipped / (snr + 1.0)
         return clipped / snr.clamp(min=1e-8)
 
@@ -154,7 +168,7 @@ class GenWarpObjective(nn.Module):
         ref_index = torch.where(dropped.cpu(), -1, torch.arange(b))
 
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
-        if self.model.config.prediction_type == "v_prediction":
+        if self.core.config.prediction_type == "v_prediction":
             target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
         else:
             target = noise

@@ -124,9 +124,7 @@ def build_components(cfg: ModelConfig) -> Components:
 
 
 def set_trainable(model: GenWarpModel, cfg: ModelConfig) -> None:
-    """Switch the three trainable parts on/off (the preserver's output head is always frozen)."""
-    from genwarp.models.genwarp_model import PRESERVER_UNUSED_PREFIXES
-
+    """Switch the three trainable parts on/off (the preserver's dead tail is always frozen)."""
     model.requires_grad_(False)
     if cfg.train_denoiser:
         model.denoiser.requires_grad_(True)
@@ -134,7 +132,7 @@ def set_trainable(model: GenWarpModel, cfg: ModelConfig) -> None:
         model.condition_encoder.requires_grad_(True)
     if cfg.train_preserver and model.config.reference_attention:
         for name, p in model.preserver.named_parameters():
-            p.requires_grad_(not name.startswith(PRESERVER_UNUSED_PREFIXES))
+            p.requires_grad_(not name.startswith(model.preserver_unused_prefixes()))
     if not model.trainable_parameters():
         raise ValueError("nothing to train: model.train_preserver/train_denoiser/train_condition_encoder are all off")
 

@@ -103,6 +103,7 @@ class TrainerConfig:
     use_8bit_adam: bool = False
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "no"  # no | bf16 | fp16
+    cpu: bool = False  # train on the CPU even where CUDA exists (with several processes: gloo)
     seed: int = 0
     condition_dropout: float = 0.1
     snr_gamma: float | None = None

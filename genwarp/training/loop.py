@@ -8,6 +8,7 @@ Each concern is a small function below; the loop itself only sequences them.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -57,6 +58,7 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
     log_with = tracker_setup(list(cfg.logger.backends), out, cfg.logger.wandb_mode)
     return Accelerator(
         mixed_precision=cfg.trainer.mixed_precision,
+        cpu=cfg.trainer.cpu,
         gradient_accumulation_steps=cfg.trainer.gradient_accumulation_steps,
         log_with=log_with or None,
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
@@ -132,6 +134,8 @@ def _full_model(accelerator: Accelerator, model, components: Components):
 def train(cfg: TrainConfig) -> TrainResult:
     """Train as ``cfg`` says; returns where everything was written."""
     accelerator = make_accelerator(cfg)
+    for noisy in ("accelerate", "accelerate.accelerator", "accelerate.checkpointing"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     out = Path(cfg.output_dir)
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if accelerator.is_main_process:
@@ -145,9 +149,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     model = components.model
     device = accelerator.device
     frozen_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.mixed_precision, torch.float32)
-    components.codec.to(device, dtype=frozen_dtype)
-    if components.image_encoder is not None:
-        components.image_encoder.to(device, dtype=frozen_dtype)
+    for frozen in (components.codec, components.image_encoder):
+        if frozen is not None:  # nn.Module.to: diffusers' ModelMixin.to warns on every dtype cast
+            torch.nn.Module.to(frozen, device=device, dtype=frozen_dtype)
 
     ema = make_ema(cfg, model)
     if ema is not None and accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
@@ -234,10 +238,12 @@ def train(cfg: TrainConfig) -> TrainResult:
             window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
 
         if step % t.checkpoint_every == 0 or step == t.max_steps:
-            last_checkpoint = save_checkpoint(
-                accelerator, out, step, {"microbatches": step * t.gradient_accumulation_steps,
-                                         "skipped_pairs": pairs.skipped},
-                config_yaml, t.keep_last, kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
+            # Gathered from every process (a collective): evidence that all ranks stepped.
+            per_rank = accelerator.gather(torch.tensor([step, pairs.skipped], device=device).unsqueeze(0))
+            state = {"microbatches": step * t.gradient_accumulation_steps, "num_processes": accelerator.num_processes,
+                     "steps_per_rank": per_rank[:, 0].tolist(), "skipped_pairs_per_rank": per_rank[:, 1].tolist()}
+            last_checkpoint = save_checkpoint(accelerator, out, step, state, config_yaml, t.keep_last,
+                                              kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
 
         if t.validate_every > 0 and (step % t.validate_every == 0 or step == t.max_steps):
             metrics.update(validate(cfg, accelerator, model, components, ema, val_batch, step))

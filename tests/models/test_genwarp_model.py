@@ -96,12 +96,27 @@ def test_condition_dropout_item_equals_no_reference_and_zero_prompt():
     assert not torch.allclose(kept[1], plain[1], atol=1e-3)
 
 
-def test_preserver_output_head_is_frozen():
-    model = random_model()
-    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    assert frozen == {"preserver.conv_norm_out.weight", "preserver.conv_norm_out.bias",
-                      "preserver.conv_out.weight", "preserver.conv_out.bias"}
-    assert len(model.trainable_parameters()) == len(list(model.parameters())) - 4
+def test_exactly_the_preserver_parameters_without_gradient_are_frozen():
+    model = random_model(seed=9)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    x, t, ref, cs, ct, p = _inputs()
+    model(x, t, ref, cs, ct, p).square().mean().backward()
+    no_grad = {n for n, q in model.named_parameters() if q.grad is None or not q.grad.abs().sum()}
+    frozen = {n for n, q in random_model(seed=9).named_parameters() if not q.requires_grad}
+    assert no_grad == frozen
+    assert "preserver.conv_out.weight" in frozen
+    assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.ff.net.2.weight" in frozen
+    assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.norm1.weight" not in frozen
+    assert not any(n.startswith("denoiser.") for n in frozen)
+
+
+def test_an_all_dropped_batch_still_gives_the_preserver_zero_gradients():
+    model = random_model(seed=10)
+    x, t, ref, cs, ct, p = _inputs()
+    model(x, t, ref, cs, ct, p, ref_index=torch.tensor([-1, -1])).square().mean().backward()
+    grads = [q.grad for n, q in model.named_parameters() if n.startswith("preserver.") and q.requires_grad]
+    assert all(g is not None and not g.any() for g in grads)
 
 
 def test_from_stable_diffusion_loads_a_local_unet_and_names_missing_ones(tmp_path):

@@ -1,0 +1,28 @@
+"""Helpers to run scripts/train.py as a user would (a subprocess), on tiny CPU settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["trainer.batch_size=2", "logger=none", "logger.progress_bar=false",
+        "data.resolution=64"]
+
+
+def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = True, timeout: int = 300):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    cmd = (launcher or [sys.executable]) + [str(REPO / "scripts" / "train.py"), *TINY, *overrides]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture
+def train_cli():
+    return run_train
