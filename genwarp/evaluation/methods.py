@@ -38,6 +38,7 @@ __all__ = [
     "GenWarpMethod",
     "Method",
     "MethodOutput",
+    "OpenCVInpainter",
     "OracleMethod",
     "WarpInpaintMethod",
     "WarpOnlyMethod",
@@ -217,13 +218,43 @@ def _missing_model_error(model: str, err: Exception) -> FileNotFoundError:
     )
 
 
+class OpenCVInpainter:
+    """A classical (non-generative) inpainter with the diffusers inpainting call signature:
+    ``cv2.inpaint`` (Telea or Navier-Stokes). Selected with ``model="opencv:telea"`` /
+    ``"opencv:ns"``; a stand-in where no diffusion inpainting weights are available, and labelled
+    as such in results (``method.json`` records the model)."""
+
+    def __init__(self, algorithm: str = "telea", radius: int = 3):
+        if algorithm not in ("telea", "ns"):
+            raise ValueError(f"OpenCV inpainting algorithm must be 'telea' or 'ns', got {algorithm!r}")
+        self.algorithm, self.radius = algorithm, int(radius)
+
+    def __call__(self, *, image: Tensor, mask_image: Tensor, output_type: str = "pt", **_: Any):
+        import cv2
+        import numpy as np
+
+        flag = cv2.INPAINT_TELEA if self.algorithm == "telea" else cv2.INPAINT_NS
+        out = []
+        for img, mask in zip(image, mask_image):
+            arr = (img.float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+            m = (mask[0].cpu().numpy() > 0.5).astype(np.uint8) * 255
+            res = cv2.inpaint(np.ascontiguousarray(arr), m, self.radius, flag)
+            out.append(torch.from_numpy(res).permute(2, 0, 1).float() / 255.0)
+
+        class _Out:
+            images = torch.stack(out)
+
+        return _Out()
+
+
 class WarpInpaintMethod(Method):
     """Warping-and-inpainting baseline (see the module docstring).
 
     Args:
         inpainter: a diffusers ``StableDiffusionInpaintPipeline`` (or anything with its call
             signature) — or ``None`` to load ``model`` with :meth:`load_inpainter`.
-        model: folder / hub id of the inpainting pipeline (used when ``inpainter`` is None).
+        model: folder / hub id of the inpainting pipeline (used when ``inpainter`` is None), or
+            ``opencv:telea`` / ``opencv:ns`` for the classical :class:`OpenCVInpainter`.
         prompt, negative_prompt: text prompts of the inpainter.
         num_inference_steps, guidance_scale: inpainter settings.
         inpaint_size: the inpainter's working resolution (the warped view is resized to it and the
@@ -268,7 +299,10 @@ class WarpInpaintMethod(Method):
     @staticmethod
     def load_inpainter(model: str | os.PathLike, device: torch.device | str = "cpu",
                        torch_dtype: torch.dtype = torch.float32):
-        """``StableDiffusionInpaintPipeline.from_pretrained(model)`` without the safety checker."""
+        """``StableDiffusionInpaintPipeline.from_pretrained(model)`` without the safety checker
+        (or an :class:`OpenCVInpainter` for ``opencv:<algorithm>``)."""
+        if str(model).startswith("opencv:"):
+            return OpenCVInpainter(str(model).split(":", 1)[1])
         from diffusers import StableDiffusionInpaintPipeline
 
         try:

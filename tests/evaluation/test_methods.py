@@ -104,3 +104,13 @@ def test_genwarp_method_unknown_depth_and_release(batch, goldens_dir):
     out = method.generate(holes, _gens(2))
     assert out.images.shape == batch["tgt_image"].shape and torch.isfinite(out.images).all()
     assert method.describe()["warp_importance"] == "release"
+
+
+def test_warp_inpaint_with_opencv_inpainter(batch):
+    method = WarpInpaintMethod(model="opencv:telea", inpaint_size=None)
+    out = method.generate(batch, _gens(2))
+    warped, valid = method.warp(batch)
+    assert out.images.shape == batch["tgt_image"].shape
+    hole = torch.nn.functional.max_pool2d(1 - valid, 5, 1, 2) > 0
+    assert (out.images[hole.expand_as(out.images)] > 0).float().mean() > 0.5  # holes filled, not black
+    assert method.describe()["model"] == "opencv:telea"

@@ -105,3 +105,16 @@ def test_table4_and_fig4(checkpoints, tmp_path):
     data = json.loads((tmp_path / "fig4_attention.json").read_text())
     assert len(data["pairs"]) == 2 and len(data["pairs"][0]["queries"]) == 2
     assert (tmp_path / "fig4_attention.png").stat().st_size > 0
+
+
+def test_synthetic_benchmark(checkpoints, tmp_path):
+    _script("synthetic_benchmark").main([
+        "--checkpoint", str(checkpoints[0]), "--inpaint-model", "opencv:telea", "--limit", "2", "--resolution", "32",
+        "--metrics", "psnr", "ssim", "lpips", "--lpips-backbone", "random", "--num-inference-steps", "2",
+        "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    assert [(r["method"], r["depth"]) for r in data["rows"]][::2] == [
+        ("oracle", "exact"), ("warp_only", "exact"), ("warp_inpaint (opencv:telea)", "exact"), ("genwarp", "exact")]
+    assert data["rows"][0]["all/psnr"] == 100.0 and data["rows"][1]["depth"] == "corrupted 1"
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "RANDOM AlexNet" in md and "synthetic_benchmark.py" in md
