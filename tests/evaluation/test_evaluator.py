@@ -154,3 +154,37 @@ def test_two_processes_match_one(tmp_path):
             return [(r["id"], round(float(r["psnr"]), 4), round(float(r["ssim"]), 5)) for r in csv.DictReader(f)]
 
     assert rows(tmp_path / "one") == rows(tmp_path / "two") and len(rows(tmp_path / "one")) == 5
+
+
+def test_scannet_and_re10k_fixtures(tmp_path):
+    """Real-dataset code paths on the data package's tiny fixture layouts."""
+    from genwarp.testing.fixtures import write_re10k_raw, write_scannet
+
+    write_scannet(tmp_path / "scannet")
+    index = {"format": "genwarp-eval-index/1", "dataset": "scannet", "entries": [
+        {"scene": "scene0000_00", "src_index": 0, "tgt_index": 2, "range": "mid"},
+        {"scene": "scene0001_00", "src_index": 4, "tgt_index": 1, "range": "long"}]}
+    (tmp_path / "scannet.json").write_text(json.dumps(index))
+    data = {"name": "scannet", "root": str(tmp_path / "scannet"), "resolution": 32}
+    res = run_evaluation(_cfg(tmp_path, method="warp_only", data=data, index=str(tmp_path / "scannet.json"),
+                              metrics=["psnr", "ssim"], output_dir=str(tmp_path / "sn")))
+    assert res["score"]["summary"]["all"]["n"] == 2 and set(res["score"]["summary"]) == {"mid", "long", "all"}
+    # a pair whose frame is corrupt (−inf pose) aborts the evaluation instead of being dropped
+    index["entries"].append({"scene": "scene0000_00", "src_index": 3, "tgt_index": 0, "range": "mid"})
+    (tmp_path / "bad.json").write_text(json.dumps(index))
+    with pytest.raises(Exception, match="scene0000_00|pose|finite"):
+        run_evaluation(_cfg(tmp_path, method="warp_only", data=data, index=str(tmp_path / "bad.json"),
+                            metrics=["psnr"], output_dir=str(tmp_path / "sn_bad")))
+
+    write_re10k_raw(tmp_path / "re10k")
+    index = {"format": "genwarp-eval-index/1", "dataset": "re10k",
+             "entries": [{"scene": "seqA", "src_index": 0, "tgt_index": 5, "range": "mid"}]}
+    (tmp_path / "re10k.json").write_text(json.dumps(index))
+    data = {"name": "re10k", "root": str(tmp_path / "re10k"), "layout": "raw", "resolution": 16}
+    oracle = run_evaluation(_cfg(tmp_path, method="oracle", data=data, depth={"source": "none"}, metrics=["psnr"],
+                                 index=str(tmp_path / "re10k.json"), output_dir=str(tmp_path / "re")))
+    row = oracle["score"]["rows"][0]
+    assert row["psnr"] == pytest.approx(100.0) and row["invisible_ratio"] == 1.0  # no depth: nothing visible
+    with pytest.raises(ValueError, match="no source depth"):
+        run_evaluation(_cfg(tmp_path, method="warp_only", data=data, depth={"source": "none"}, metrics=["psnr"],
+                            index=str(tmp_path / "re10k.json"), output_dir=str(tmp_path / "re2")))

@@ -107,6 +107,7 @@ def test_table4_and_fig4(checkpoints, tmp_path):
     assert (tmp_path / "fig4_attention.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_synthetic_benchmark(checkpoints, tmp_path):
     _script("synthetic_benchmark").main([
         "--checkpoint", str(checkpoints[0]), "--inpaint-model", "opencv:telea", "--limit", "2", "--resolution", "32",
