@@ -227,7 +227,7 @@ def _fmt(name: str, v: float) -> str:
         return str(v)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if name.startswith(("psnr", "fid")):
+    if name.rsplit("/", 1)[-1].startswith(("psnr", "fid")):
         return f"{v:.2f}"
     return f"{v:.4f}"
 

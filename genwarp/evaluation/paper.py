@@ -90,6 +90,9 @@ def _label(run: dict[str, Any], by: str) -> str:
     meta = run["meta"]
     if by == "condition_kind":
         return str((meta.get("method_info") or {}).get("condition_kind") or meta.get("method"))
+    model = (meta.get("method_info") or {}).get("model")
+    if meta.get("method") == "warp_inpaint" and model:
+        return f"warp_inpaint ({model})"  # which inpainter made the numbers
     return str(meta.get("method"))
 
 
@@ -108,20 +111,26 @@ def table_from_runs(
     loaded = [load_run(r) for r in runs]
     if labels is not None and len(labels) != len(loaded):
         raise ValueError(f"{len(labels)} labels for {len(loaded)} runs")
-    datasets = list(dict.fromkeys(r["meta"].get("data", "data") for r in loaded))
-    columns = [f"{d}/{rg}/{m}" for d in datasets for rg in ranges for m in metrics]
     rows: dict[str, dict[str, Any]] = {}
+    columns: list[str] = []
     for i, run in enumerate(loaded):
         label = labels[i] if labels is not None else _label(run, row_by)
         row = rows.setdefault(label, {"row": label})
         data = run["meta"].get("data", "data")
         for rg in ranges:
+            entry = run["summary"].get(rg, {})
             for m in metrics:
                 col = m
-                entry = run["summary"].get(rg, {})
-                if m == "lpips" and m not in entry:
-                    col = lpips_column(entry) if any(k.startswith("lpips") for k in entry) else m
-                row[f"{data}/{rg}/{m}"] = entry.get(col, math.nan)
+                if m == "lpips" and m not in entry and any(k.startswith("lpips") for k in entry):
+                    col = lpips_column(entry)  # e.g. lpips_random: the name says what it is
+                key = f"{data}/{rg}/{col}"
+                if key not in columns:
+                    columns.append(key)
+                row[key] = entry.get(col, math.nan)
+    order = {(d, rg, m): i for i, (d, rg, m) in enumerate(
+        (d, rg, m) for d in dict.fromkeys(r["meta"].get("data", "data") for r in loaded) for rg in ranges for m in metrics)}
+    columns.sort(key=lambda c: order.get((c.split("/")[0], c.split("/")[1], "lpips" if c.split("/")[2].startswith("lpips")
+                                          and "lpips" in metrics else c.split("/")[2]), len(order)))
     table = list(rows.values())
     out = Path(out_dir)
     write_rows(out / f"{name}.csv", table)
@@ -355,7 +364,8 @@ def synthetic_benchmark(
     from genwarp.evaluation.run import run_evaluation
 
     out = Path(out_dir)
-    depths = [("exact", {"source": "gt"}), (f"corrupted {corruption:g}", {"source": "corrupted_gt", "corruption": corruption})]
+    depths = [("exact depth", {"source": "gt"}),
+              (f"corrupted depth (strength {corruption:g})", {"source": "corrupted_gt", "corruption": corruption})]
     methods = ["oracle", "warp_only"] + (["warp_inpaint"] if inpaint_model else []) + (["genwarp"] if checkpoint else [])
     rows, runs = [], []
     for method in methods:
@@ -393,11 +403,11 @@ def synthetic_benchmark(
                                                       "lpips_backbone": lpips_backbone, "steps": num_inference_steps,
                                                       "guidance_scale": guidance_scale, "checkpoint": checkpoint,
                                                       "inpaint_model": inpaint_model}})
-    keyed = {f"{r['method']} | {r['depth']}": r for r in rows}
+    keyed = {f"{r['method']}, {r['depth']}": r for r in rows}
     text = ["# Synthetic benchmark (committed index data/eval_index_synthetic_test.json)", "",
-            markdown_table(keyed, ["pairs", *main_cols], first="method | source depth"), "",
+            markdown_table(keyed, ["pairs", *main_cols], first="method, source depth"), "",
             "Visible / invisible target regions (from the exact depth):", "",
-            markdown_table(keyed, region_cols, first="method | source depth"), ""]
+            markdown_table(keyed, region_cols, first="method, source depth"), ""]
     if lp and lp.endswith("_random"):
         text.append(f"- `{lp}`: LPIPS with a RANDOM AlexNet backbone (standard weights absent): not comparable "
                     "to published LPIPS.")

@@ -115,7 +115,8 @@ def test_synthetic_benchmark(checkpoints, tmp_path):
         "--out", str(tmp_path)])
     data = json.loads((tmp_path / "benchmark.json").read_text())
     assert [(r["method"], r["depth"]) for r in data["rows"]][::2] == [
-        ("oracle", "exact"), ("warp_only", "exact"), ("warp_inpaint (opencv:telea)", "exact"), ("genwarp", "exact")]
-    assert data["rows"][0]["all/psnr"] == 100.0 and data["rows"][1]["depth"] == "corrupted 1"
+        ("oracle", "exact depth"), ("warp_only", "exact depth"), ("warp_inpaint (opencv:telea)", "exact depth"),
+        ("genwarp", "exact depth")]
+    assert data["rows"][0]["all/psnr"] == 100.0 and data["rows"][1]["depth"] == "corrupted depth (strength 1)"
     md = (tmp_path / "benchmark.md").read_text()
     assert "RANDOM AlexNet" in md and "synthetic_benchmark.py" in md
