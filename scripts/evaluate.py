@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -22,9 +23,14 @@ register_schema()
 
 @hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from genwarp.data import DataError
     from genwarp.evaluation.run import run_evaluation
 
-    results = run_evaluation(cfg)
+    try:
+        results = run_evaluation(cfg)
+    except (ValueError, FileNotFoundError, DataError) as err:  # configuration / data / weights: one clear line
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        sys.exit(2)
     if "generate" in results:
         print("generate:", json.dumps(results["generate"]))
     if "score" in results:

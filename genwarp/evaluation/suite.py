@@ -24,6 +24,7 @@ from torch import Tensor
 from genwarp.evaluation.fid import FIDMetric
 from genwarp.evaluation.metrics import psnr, ssim
 from genwarp.evaluation.perceptual import LPIPS, build_lpips
+from genwarp.evaluation.weights import check_weights
 
 __all__ = ["KNOWN_METRICS", "MetricSuite", "REGIONS", "check_metric_names"]
 
@@ -79,6 +80,10 @@ class MetricSuite:
         """
         names = check_metric_names(names)
         device = torch.device(device)
+        injected = set(lpips_modules or {}) | ({"fid"} if fid_extractor is not None else set())
+        needed = [key for metric, key in (("lpips", "alex"), ("lpips_vgg", "vgg"), ("fid", "inception"))
+                  if metric in names and metric not in injected and (metric == "fid" or lpips_backbone == "pretrained")]
+        check_weights(needed, weights_dir, metrics=names)  # every missing file in one error, before building
         nets = []
         for metric, net in (("lpips", "alex"), ("lpips_vgg", "vgg")):
             if metric not in names:

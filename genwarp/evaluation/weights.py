@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["BACKBONE_WEIGHTS", "BackboneWeights", "MissingWeightsError", "resolve_weights", "search_dirs"]
+__all__ = ["BACKBONE_WEIGHTS", "BackboneWeights", "MissingWeightsError", "check_weights", "resolve_weights",
+           "search_dirs"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,26 @@ def resolve_weights(key: str, path: str | os.PathLike | None = None, *, metrics:
         f"one of these folders ($TORCH_HOME/hub/checkpoints, $GENWARP_WEIGHTS_DIR or weights_dir=<dir>), or run "
         f"without this metric: {override}"
     )
+
+
+def check_weights(keys: list[str], weights_dir: str | os.PathLike | None = None, *,
+                  metrics: list[str] | None = None) -> None:
+    """Raise one :class:`MissingWeightsError` naming every absent file among ``keys`` (with the
+    single ``metrics=`` override that runs without all of them)."""
+    missing = []
+    for key in keys:
+        try:
+            resolve_weights(key, weights_dir, metrics=metrics)
+        except MissingWeightsError:
+            missing.append(BACKBONE_WEIGHTS[key])
+    if len(missing) == 1:
+        resolve_weights(missing[0].key, weights_dir, metrics=metrics)  # its own message
+    if missing:
+        dropped = {spec.metric for spec in missing}
+        rest = [m for m in (metrics or []) if m not in dropped]
+        files = "; ".join(f"{spec.filename} for {spec.metric!r} (public URL: {spec.url})" for spec in missing)
+        raise MissingWeightsError(
+            f"missing metric weights, never downloaded at run time: {files}. Looked in: "
+            f"{', '.join(str(d) for d in search_dirs(weights_dir))} ($TORCH_HOME/hub/checkpoints, "
+            f"$GENWARP_WEIGHTS_DIR or weights_dir=<dir>). Or run without them: metrics=[{','.join(rest)}]"
+        )

@@ -188,6 +188,15 @@ def test_fid_loads_standard_inception_file(empty_torch_home, monkeypatch):
     assert abs(fid.compute()) < 1e-3
 
 
+def test_all_missing_weights_in_one_error(empty_torch_home):
+    with pytest.raises(MissingWeightsError) as err:
+        MetricSuite.build(["psnr", "ssim", "lpips", "fid"])
+    msg = str(err.value)
+    for key in ("alex", "inception"):
+        assert BACKBONE_WEIGHTS[key].filename in msg and BACKBONE_WEIGHTS[key].url in msg
+    assert "metrics=[psnr,ssim]" in msg
+
+
 # ---------------------------------------------------------------- suite
 def test_suite_columns_regions_and_difficulty(tiny_metrics):
     suite = MetricSuite.build(["psnr", "ssim", "lpips", "lpips_vgg", "fid"],
