@@ -113,6 +113,7 @@ def test_missing_lpips_weights_is_one_clear_error(empty_torch_home):
 
 def test_lpips_loads_standard_file_from_torch_home(empty_torch_home):
     torchvision = pytest.importorskip("torchvision")
+    pytest.importorskip("lpips")
     ckpt = empty_torch_home / "hub" / "checkpoints"
     ckpt.mkdir(parents=True)
     torch.manual_seed(123)
@@ -149,6 +150,7 @@ def _reference_fid(real: torch.Tensor, fake: torch.Tensor, net) -> float:
 
 def test_fid_with_injected_extractor():
     pytest.importorskip("torchmetrics")
+    pytest.importorskip("scipy")
     net = TinyFeatures()
     fid = FIDMetric(net)
     real, fake = _images(24, 24, 24), _images(24, 24, 24, seed=9) * 0.6
@@ -171,6 +173,7 @@ def test_missing_inception_is_one_clear_error(empty_torch_home):
 @pytest.mark.slow
 def test_fid_loads_standard_inception_file(empty_torch_home, monkeypatch):
     pytest.importorskip("torch_fidelity")
+    pytest.importorskip("torchmetrics")
     import torch_fidelity.feature_extractor_inceptionv3 as fe
     from torchmetrics.image.fid import NoTrainInceptionV3
 
@@ -199,6 +202,7 @@ def test_all_missing_weights_in_one_error(empty_torch_home):
 
 # ---------------------------------------------------------------- suite
 def test_suite_columns_regions_and_difficulty(tiny_metrics):
+    pytest.importorskip("torchmetrics")
     suite = MetricSuite.build(["psnr", "ssim", "lpips", "lpips_vgg", "fid"],
                               lpips_modules=tiny_metrics, fid_extractor=tiny_metrics["fid"])
     x, y, s = _images(2), _images(2, seed=1), _images(2, seed=2)

@@ -12,6 +12,9 @@ from omegaconf import OmegaConf
 from genwarp.evaluation.config import EvaluateConfig
 from genwarp.evaluation.run import run_evaluation
 
+pytest.importorskip("matplotlib")  # every paper script draws its figure
+pytest.importorskip("torchmetrics")  # the evaluation folders they read are scored with FID
+
 REPO = Path(__file__).resolve().parents[2]
 PAPER = REPO / "scripts" / "paper"
 
@@ -109,6 +112,8 @@ def test_table4_and_fig4(checkpoints, tmp_path):
 
 @pytest.mark.slow
 def test_synthetic_benchmark(checkpoints, tmp_path):
+    pytest.importorskip("torchvision")  # random-backbone LPIPS
+    pytest.importorskip("lpips")
     _script("synthetic_benchmark").main([
         "--checkpoint", str(checkpoints[0]), "--inpaint-model", "opencv:telea", "--limit", "2", "--resolution", "32",
         "--metrics", "psnr", "ssim", "lpips", "--lpips-backbone", "random", "--num-inference-steps", "2",
