@@ -325,11 +325,26 @@ def pair_batches(data: str = "synthetic", index: str | os.PathLike | None = None
 
 
 def load_pipeline(checkpoint: str | None = None, release_root: str | None = None, release_variant: str = "multi1",
-                  device: str = "cpu"):
-    """A GenWarp pipeline from our export folder or the authors' release."""
+                  device: str = "cpu", base_export: str | None = None):
+    """A GenWarp pipeline from our export folder, the authors' release, or a *training checkpoint*
+    folder (``<run>/checkpoints/step_*`` holding ``model.safetensors``): its model weights loaded
+    (strictly) into the pipeline of ``base_export`` (e.g. ``<run>/model``, which supplies the
+    codec, image encoder and scheduler)."""
+    import torch
+
     from genwarp.evaluation.methods import GenWarpMethod
 
-    return GenWarpMethod.load_pipeline(checkpoint, release_root, release_variant, device, __import__("torch").float32)
+    if checkpoint is not None and (Path(checkpoint) / "model.safetensors").is_file() \
+            and not (Path(checkpoint) / "model_index.json").is_file():
+        if base_export is None:
+            raise ValueError(f"{checkpoint} is a training checkpoint (model.safetensors only): pass the run's export "
+                             "folder as base_export (--base-export <run>/model) for the codec and scheduler")
+        from safetensors.torch import load_file
+
+        pipe = GenWarpMethod.load_pipeline(base_export, None, release_variant, device, torch.float32)
+        pipe.model.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")), strict=True)
+        return pipe.to(device)
+    return GenWarpMethod.load_pipeline(checkpoint, release_root, release_variant, device, torch.float32)
 
 
 def synthetic_benchmark(

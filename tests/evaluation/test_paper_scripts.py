@@ -98,6 +98,22 @@ def test_table3(checkpoints, tmp_path):
     assert (tmp_path / "table3.png").is_file() and (tmp_path / "table3.md").is_file()
 
 
+def test_table3_from_training_checkpoints(checkpoints, tmp_path):
+    from safetensors.torch import save_file
+
+    from genwarp.pipelines import GenWarpPipeline
+
+    state = GenWarpPipeline.from_pretrained(str(checkpoints[0])).model.state_dict()
+    step = tmp_path / "checkpoints" / "step_00000100"
+    step.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(step / "model.safetensors"))
+    _script("table3").main(["--base-export", str(checkpoints[0]), "--checkpoints", str(step), str(checkpoints[0]),
+                            "--out", str(tmp_path / "out"), *TINY])
+    rows = json.loads((tmp_path / "out" / "table3.json").read_text())["rows"]
+    assert rows[0]["checkpoint"] == "step_00000100"
+    assert rows[0]["flow_epe_px"] == pytest.approx(rows[1]["flow_epe_px"])  # same weights, same pairs, same noise
+
+
 def test_table4_and_fig4(checkpoints, tmp_path):
     _script("table4").main(["--checkpoint", str(checkpoints[0]), "--out", str(tmp_path), *TINY])
     rows = json.loads((tmp_path / "table4.json").read_text())["rows"]
