@@ -25,9 +25,11 @@ _LAZY = {
     "EvalLayout": "genwarp.evaluation.layout",
     "generate": "genwarp.evaluation.evaluator",
     "score": "genwarp.evaluation.evaluator",
-    "prepare_references": "genwarp.evaluation.evaluator",
     "METHODS": "genwarp.evaluation.methods",
     "build_method": "genwarp.evaluation.methods",
+    "run_evaluation": "genwarp.evaluation.run",
+    "EvaluateConfig": "genwarp.evaluation.config",
+    "analyze_attention": "genwarp.evaluation.analysis",
     "AttentionRecorder": "genwarp.evaluation.attention",
     "record_attention": "genwarp.evaluation.attention",
 }

@@ -74,3 +74,10 @@ def test_analyze_attention_runs_on_tiny_pipeline():
 def test_binned_curve():
     bins = binned_curve([0, 1, 2, 3, float("nan")], [1, 1, 3, 3, 5], bins=2)
     assert [b["y_mean"] for b in bins] == [1, 3] and sum(b["n"] for b in bins) == 4
+
+
+def test_package_exports_resolve():
+    import genwarp.evaluation as ev
+
+    for name in ev.__all__:
+        assert getattr(ev, name) is not None
