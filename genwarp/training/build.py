@@ -44,16 +44,27 @@ def _behaviour(cfg: ModelConfig) -> dict[str, Any]:
     return {k: getattr(cfg, k) for k in BEHAVIOUR_FIELDS} | {"image_prompt": cfg.image_prompt}
 
 
+PIXEL_FACTORS = (1, 2, 4, 8)
+
+
 def _unet_config(cfg: ModelConfig) -> dict[str, Any]:
     unet = preset(cfg.architecture)["unet"]
     if cfg.codec == "pixel":
-        unet.update(in_channels=192, out_channels=192)
+        unet.update(in_channels=3 * cfg.pixel_factor**2, out_channels=3 * cfg.pixel_factor**2)
     unet.update(dict(cfg.unet_overrides))
     return unet
 
 
+def _condition_stages(cfg: ModelConfig) -> tuple[int, ...]:
+    """Condition-encoder widths whose stride matches the codec (8 for the VAE)."""
+    factor = cfg.pixel_factor if cfg.codec == "pixel" else 8
+    if factor not in PIXEL_FACTORS:
+        raise ValueError(f"model.pixel_factor must be one of {PIXEL_FACTORS}, got {factor}")
+    return (16, 32, 64, 128)[: PIXEL_FACTORS.index(factor) + 1]
+
+
 def _random_model(cfg: ModelConfig) -> GenWarpModel:
-    return GenWarpModel(unet=_unet_config(cfg), **_behaviour(cfg))
+    return GenWarpModel(unet=_unet_config(cfg), condition_block_channels=_condition_stages(cfg), **_behaviour(cfg))
 
 
 def _sd_model(cfg: ModelConfig) -> GenWarpModel:
@@ -72,7 +83,8 @@ MODEL_INITS: dict[str, Callable[[ModelConfig], GenWarpModel] | None] = {
 
 def build_codec(cfg: ModelConfig) -> nn.Module:
     if cfg.codec == "pixel":
-        return PixelUnshuffleCodec(8)
+        _condition_stages(cfg)  # validates the factor
+        return PixelUnshuffleCodec(cfg.pixel_factor)
     if cfg.codec != "vae":
         raise ValueError(f"model.codec must be 'vae' or 'pixel', got {cfg.codec!r}")
     if cfg.vae:

@@ -31,6 +31,7 @@ class ModelConfig:
     release_variant: str = "multi1"
     unet_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {block_out_channels: [...]}
     codec: str = "vae"  # vae | pixel
+    pixel_factor: int = 8  # pixel codec: unshuffle factor (latents 3·f² channels at 1/f resolution)
     vae: str | None = None  # dir / hub id of an AutoencoderKL; None: random of the architecture
     vae_subfolder: str | None = None
     image_prompt: str = "clip"  # clip | none

@@ -21,7 +21,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, ProjectConfiguration
 from omegaconf import OmegaConf
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from tqdm.auto import tqdm
 
 from genwarp.data import stable_seed
@@ -177,8 +177,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     loader, pairs = make_loader(cfg, accelerator, start_microbatch=step * t.gradient_accumulation_steps)
     val_batch = None
     if t.validate_every > 0 and accelerator.is_main_process:
-        val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
-        val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
+        if cfg.data.overfit_pairs:  # overfitting: validate on the very pairs being fitted
+            val_batch = default_collate([pairs[i] for i in range(min(cfg.data.overfit_pairs, cfg.data.val_pairs))])
+        else:
+            val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
+            val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
 
     accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)))
 

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["trainer.batch_size=2", "logger=none", "logger.progress_bar=false",
-        "data.resolution=64"]
+        "data.resolution=32"]
 
 
 def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = True, timeout: int = 300):
