@@ -307,7 +307,7 @@ class WarpInpaintMethod(Method):
 
         try:
             pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                str(model), torch_dtype=torch_dtype, safety_checker=None, requires_safety_checker=False)
+                str(model), dtype=torch_dtype, safety_checker=None, requires_safety_checker=False)
         except (OSError, ValueError, EnvironmentError) as err:
             raise _missing_model_error(str(model), err) from err
         pipe.set_progress_bar_config(disable=True)
@@ -406,7 +406,7 @@ class GenWarpMethod(Method):
             return GenWarpPipeline.from_release(release_root, release_variant, torch_dtype=torch_dtype, device=device)
         if not Path(checkpoint).is_dir():
             raise FileNotFoundError(f"checkpoint={checkpoint!r} is not a folder (expected GenWarpPipeline.save_pretrained output)")
-        return GenWarpPipeline.from_pretrained(str(checkpoint), torch_dtype=torch_dtype).to(device)
+        return GenWarpPipeline.from_pretrained(str(checkpoint), dtype=torch_dtype).to(device)
 
     def generate(self, batch, generators):
         pipe = self.pipeline
