@@ -33,11 +33,18 @@ def main(cfg: TrainConfig) -> None:
     result = train(cfg)
     if result is None:
         return
-    print(f"run folder: {result.output_dir}\nexported model: {result.export_dir}")
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        print(f"run folder: {result.output_dir}\nexported model: {result.export_dir}")
     if cfg.evaluate_after:
         from genwarp.training.main_job import evaluate_trained
 
-        evaluate_trained(cfg, result)
+        evaluate_trained(cfg, result, limit=cfg.evaluate_limit)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -144,6 +144,7 @@ class TrainConfig:
     output_dir: str = MISSING
     resume: str | None = None  # None | latest | <checkpoint dir>
     evaluate_after: bool = False  # run the evaluation step of the main job after training
+    evaluate_limit: int | None = None  # evaluate only the first N pairs of the index (None: all)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)

@@ -258,7 +258,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     export_dir = export(cfg, accelerator, model, components, ema)
     if accelerator.is_main_process:
         (out / "final_metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=2))
-    accelerator.end_training()
+    # Finish the trackers but keep the process group: the main job evaluates next, on every rank.
+    # (Accelerator.end_training would also destroy it; scripts/train.py does that at the very end.)
+    for tracker in accelerator.trackers:
+        tracker.finish()
     return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
                        metrics=metrics)
 

@@ -55,6 +55,8 @@ def results_table(summaries: dict[str, dict[str, dict[str, float]]], metrics: li
 
 def evaluate_trained(cfg: TrainConfig, result: Any, *, limit: int | None = None, grid_rows: int = 8) -> Path:
     """Evaluate ``result.export_dir`` and the warp-only baseline; returns ``<run>/results.md``."""
+    from accelerate import PartialState
+
     from genwarp.evaluation.run import run_evaluation
 
     out = Path(result.output_dir)
@@ -72,9 +74,12 @@ def evaluate_trained(cfg: TrainConfig, result: Any, *, limit: int | None = None,
             "sampler": {"num_inference_steps": cfg.trainer.val_steps, "guidance_scale": cfg.trainer.val_guidance,
                         "near": cfg.trainer.near, "far": cfg.trainer.far},
         }
-        print(f"evaluating {method} on the {data['name']} evaluation index …", flush=True)
+        if PartialState().is_main_process:
+            print(f"evaluating {method} on the {data['name']} evaluation index …", flush=True)
         summaries[method] = run_evaluation(OmegaConf.create(eval_cfg))["score"]["summary"]
 
+    if not PartialState().is_main_process:  # scoring gathered everything on the main process
+        return out / "results.md"
     table = results_table(summaries, metrics)
     skipped = [m for m in ("lpips", "fid") if m not in metrics]
     note = (f"\n{', '.join(skipped).upper()} not computed: backbone weights not found "

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["trainer.batch_size=2", "logger=none", "logger.progress_bar=false",
-        "data.resolution=32"]
+TINY = ["trainer.batch_size=2", "logger=none", "logger.progress_bar=false", "data.resolution=32",
+        "evaluate_after=false"]
 
 
 def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = True, timeout: int = 300):

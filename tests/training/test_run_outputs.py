@@ -43,3 +43,16 @@ def test_two_cpu_processes_both_step_and_checkpoint_once(train_cli, tmp_path):
     assert sorted(p.name for p in ckpt.glob("random_states_*.pkl")) == ["random_states_0.pkl", "random_states_1.pkl"]
     assert len(list(ckpt.glob("model*.safetensors"))) == 1
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step_00000002"]
+
+
+def test_main_job_trains_then_scores_against_warp_only(train_cli, tmp_path):
+    proc = train_cli("trainer.max_steps=2", "trainer.validate_every=0", "evaluate_after=true", "evaluate_limit=4",
+                     f"output_dir={tmp_path}")
+    assert "| genwarp |" in proc.stdout and "| warp_only |" in proc.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["summary"]) == {"genwarp", "warp_only"}
+    assert {"psnr", "ssim"} <= set(results["metrics"])
+    for method in ("genwarp", "warp_only"):
+        assert results["summary"][method]["all"]["psnr"] > 0
+    assert (tmp_path / "results.md").read_text().count("|") > 10
+    assert (tmp_path / "results_grid.png").is_file()
