@@ -190,8 +190,18 @@ def save_eval_index(index: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_eval_index(path: str | Path) -> dict[str, Any]:
-    """Read and check an index file (raises ValueError naming the file on a malformed one)."""
+    """Read and check an index file (raises ValueError naming the file on a malformed one).
+
+    A relative path that does not exist from the working directory is looked up from the
+    repository root, where the committed indices live (``data/eval_index_*.json``).
+    """
     path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        in_repo = Path(__file__).resolve().parents[2] / path
+        if in_repo.exists():
+            path = in_repo
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluation index not found: {path} (scripts/make_eval_index.py builds one)")
     with open(path) as f:
         index = json.load(f)
     if not isinstance(index, dict) or "entries" not in index:

@@ -175,8 +175,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         accelerator.print(f"resumed from {resume_from} at step {step}")
 
     loader, pairs = make_loader(cfg, accelerator, start_microbatch=step * t.gradient_accumulation_steps)
-    val_batch = None
+    val_batch, lpips_fn = None, None
     if t.validate_every > 0 and accelerator.is_main_process:
+        lpips_fn = validation_lpips(device)
         if cfg.data.overfit_pairs:  # overfitting: validate on the very pairs being fitted
             val_batch = default_collate([pairs[i] for i in range(min(cfg.data.overfit_pairs, cfg.data.val_pairs))])
         else:
@@ -249,7 +250,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                               kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
 
         if t.validate_every > 0 and (step % t.validate_every == 0 or step == t.max_steps):
-            metrics.update(validate(cfg, accelerator, model, components, ema, val_batch, step))
+            metrics.update(validate(cfg, accelerator, model, components, ema, val_batch, step, lpips_fn))
 
         if cfg.debug.sigkill_after_step is not None and step == cfg.debug.sigkill_after_step:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -283,8 +284,22 @@ def _ema_weights(ema, model):
     return _Swap()
 
 
+def validation_lpips(device: torch.device):
+    """LPIPS (AlexNet) for validation when its package and weights are present, else ``None``."""
+    try:
+        from genwarp.evaluation.perceptual import build_lpips
+        from genwarp.evaluation.weights import MissingWeightsError
+    except ImportError:
+        return None
+    try:
+        return build_lpips("alex", "pretrained", device=device)
+    except (ImportError, MissingWeightsError) as err:
+        logging.getLogger(__name__).warning("validation without val/lpips: %s", str(err).splitlines()[0])
+        return None
+
+
 def validate(cfg: TrainConfig, accelerator: Accelerator, model, components: Components, ema, val_batch,
-             step: int) -> dict[str, float]:
+             step: int, lpips_fn=None) -> dict[str, float]:
     """Sample the fixed validation pairs on the main process; log numbers and the image grid."""
     full = _full_model(accelerator, model, components)
     result: dict[str, float] = {}
@@ -295,7 +310,7 @@ def validate(cfg: TrainConfig, accelerator: Accelerator, model, components: Comp
             pipe = make_pipeline(full, components.codec, components.image_encoder)
             result, grid = run_validation(pipe, val_batch, steps=cfg.trainer.val_steps,
                                           guidance=cfg.trainer.val_guidance, seed=cfg.trainer.seed,
-                                          near=cfg.trainer.near, far=cfg.trainer.far)
+                                          near=cfg.trainer.near, far=cfg.trainer.far, lpips_fn=lpips_fn)
         full.train(was_training)
         path = Path(cfg.output_dir) / "val" / f"step_{step:08d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
