@@ -56,3 +56,13 @@ def test_main_job_trains_then_scores_against_warp_only(train_cli, tmp_path):
         assert results["summary"][method]["all"]["psnr"] > 0
     assert (tmp_path / "results.md").read_text().count("|") > 10
     assert (tmp_path / "results_grid.png").is_file()
+
+
+def test_wandb_logs_offline_by_default(train_cli, tmp_path):
+    import pytest
+
+    pytest.importorskip("wandb")
+    train_cli("debug=one_step", "logger=wandb", f"output_dir={tmp_path}")
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    assert list((runs[0] / "files" / "media" / "images").rglob("*.png"))  # the validation grid
