@@ -86,7 +86,7 @@ def load_pipeline(
     if checkpoint is not None:
         folder = _pipeline_folder(Path(checkpoint))
         try:
-            pipe = GenWarpPipeline.from_pretrained(folder, torch_dtype=dtype)
+            pipe = GenWarpPipeline.from_pretrained(folder, dtype=dtype)
         except (OSError, ValueError) as e:
             raise InferenceInputError(f"cannot load --checkpoint {folder}: {type(e).__name__}: {e}") from None
         return pipe.to(device)

@@ -155,3 +155,16 @@ def test_a_user_error_in_a_subprocess_prints_no_traceback(tmp_path):
     proc = run_script("infer.py", "--image", broken, "--tiny-random", "--quiet")
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: cannot read image") and "Traceback" not in proc.stderr
+
+
+def test_our_checkpoint_export_and_its_run_folder_load(room, tiny_pipe, tmp_path):
+    run = tmp_path / "run"
+    tiny_pipe.save_pretrained(run / "model")
+    for checkpoint in (run / "model", run):  # the export itself, or the training run folder around it
+        out = tmp_path / f"out-{checkpoint.name}"
+        assert main(["--image", str(room["image"]), "--depth-file", str(room["depth"]), "--checkpoint", str(checkpoint),
+                     "--path", "dolly", "--num-views", "2", "--output", str(out), *FAST]) == 0
+        _assert_outputs(out / "room", 2)
+    a = _png(tmp_path / "out-model" / "room" / "views" / "001.png")
+    b = _png(tmp_path / "out-run" / "room" / "views" / "001.png")
+    assert torch.equal(a, b)

@@ -64,8 +64,19 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float
 
 
 @pytest.fixture
-def demo_server(room, tiny_depth_model, tmp_path):
+def browser_tools():
+    """Playwright's sync API and the Chromium binary, or a skip naming what is missing."""
     pytest.importorskip("gradio", reason="the demo needs gradio (pip install -e '.[demo]')")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="the browser test needs playwright (pip install playwright)")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no Chromium binary (apt-get install chromium, or set GENWARP_CHROMIUM)")
+    return sync_api, chromium
+
+
+@pytest.fixture
+def demo_server(browser_tools, room, tiny_depth_model, tmp_path):
     port = _free_port()
     log = _artifacts_dir() / "demo_server.log"
     with open(log, "w") as out:
@@ -87,11 +98,8 @@ def demo_server(room, tiny_depth_model, tmp_path):
             proc.wait()
 
 
-def test_demo_in_a_real_browser(demo_server, room):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("no Chromium binary (apt-get install chromium, or set GENWARP_CHROMIUM)")
+def test_demo_in_a_real_browser(browser_tools, demo_server, room):
+    sync_api, chromium = browser_tools
     artifacts = _artifacts_dir()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
