@@ -69,7 +69,10 @@ def test_save_and_load_round_trip(tmp_path):
     args = (torch.randn(b, 4, 8, 8), torch.tensor([3, 600]), torch.randn(b, 4, 8, 8), torch.rand(b, 4, 64, 64),
             torch.rand(b, 4, 64, 64), torch.randn(b, 1, 24))
     with torch.no_grad():
-        assert torch.equal(model(*args), loaded(*args))
+        # Same weights bit for bit; CPU kernels may still round differently on other buffers.
+        torch.testing.assert_close(model(*args), loaded(*args), atol=1e-5, rtol=1e-5)
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 def test_bad_config_values_name_the_field():
