@@ -17,17 +17,25 @@ also what makes gradient checkpointing safe, since the recomputed blocks receive
 
 Reference keys/values are projected once per bank and reused by every denoising step and every
 target view (the projection is linear per token, so ``to_k([x ; r]) = [to_k(x) ; to_k(r)]``).
+
+Speed (docs/performance.md): every processor also runs on fused projections (``attn.to_qkv`` /
+``attn.to_kv`` after ``Attention.fuse_projections()``, see :func:`genwarp.perf.fuse_qkv`); a
+:class:`ReferenceRead` moved to the device once (:meth:`ReferenceRead.to`) keeps host-to-device
+copies out of the per-layer code; contiguous runs of items with / without a reference (the CFG
+halves) are read as slices, not gathered; ``layout="masked"`` serves a batch that mixes items with
+and without a reference with one SDPA launch and a key mask instead of two launches.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from diffusers import UNet2DConditionModel
-from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0, FusedAttnProcessor2_0
 from jaxtyping import Float, Int
 from torch import Tensor
 from torch.nn import functional as F
@@ -83,6 +91,16 @@ class ReferenceBank:
         self._kv.clear()
 
 
+READ_LAYOUTS = ("split", "masked")
+
+
+def _span(indices: list[int]) -> tuple[int, int] | None:
+    """``(start, stop)`` when ``indices`` is a non-empty run of consecutive integers."""
+    if indices and indices == list(range(indices[0], indices[0] + len(indices))):
+        return indices[0], indices[0] + len(indices)
+    return None
+
+
 @dataclass(frozen=True)
 class ReferenceRead:
     """What the denoiser's augmented attention reads: a bank and the bank row per batch item.
@@ -90,28 +108,90 @@ class ReferenceRead:
     ``ref_index[i] = j`` makes item ``i`` attend to bank row ``j``; ``-1`` gives plain
     self-attention (classifier-free-guidance's unconditional branch, condition dropout).
     Build it with :meth:`create`, which splits the batch once on the host so the per-layer code
-    does not synchronise.
+    does not synchronise; :meth:`to` moves the index tensors to the device once, so the per-layer
+    code does not copy them either.
+
+    ``layout`` says how a batch that mixes items with and without a reference is attended:
+    ``"split"`` (default) runs one SDPA on the items with a reference (keys ``[target ; ref]``)
+    and one on the others (keys ``target``); ``"masked"`` runs one SDPA on the whole batch with
+    keys ``[target ; ref]`` and a key mask hiding the reference from items without one (one launch
+    instead of two, at the price of attending over the masked keys; the same function up to
+    floating-point rounding).
     """
 
     bank: ReferenceBank
     ref_index: Int[Tensor, " b"]
     with_ref: Int[Tensor, " n"]
     without_ref: Int[Tensor, " m"]
+    layout: str = "split"
+    ref_rows: Int[Tensor, " n"] | None = None  # ref_index[with_ref]
+    with_ref_span: tuple[int, int] | None = None  # with_ref == range(*span) when set
+    without_ref_span: tuple[int, int] | None = None
 
     @classmethod
-    def create(cls, bank: ReferenceBank, ref_index: Int[Tensor, " b"] | list[int]) -> ReferenceRead:
+    def create(
+        cls, bank: ReferenceBank, ref_index: Int[Tensor, " b"] | list[int], layout: str = "split"
+    ) -> ReferenceRead:
+        if layout not in READ_LAYOUTS:
+            raise ValueError(f"layout must be one of {READ_LAYOUTS}, got {layout!r}")
         ref_index = torch.as_tensor(ref_index, dtype=torch.long)
         idx = ref_index.tolist()
         n_bank = bank.batch_size
         bad = [j for j in idx if j >= n_bank or j < -1]
         if bad:
             raise ValueError(f"ref_index entries must be -1 or in [0, {n_bank - 1}] (bank size), got {bad}")
-        with_ref = torch.tensor([i for i, j in enumerate(idx) if j >= 0], dtype=torch.long)
-        without_ref = torch.tensor([i for i, j in enumerate(idx) if j < 0], dtype=torch.long)
-        return cls(bank=bank, ref_index=ref_index, with_ref=with_ref, without_ref=without_ref)
+        with_list = [i for i, j in enumerate(idx) if j >= 0]
+        without_list = [i for i, j in enumerate(idx) if j < 0]
+        return cls(
+            bank=bank,
+            ref_index=ref_index,
+            with_ref=torch.tensor(with_list, dtype=torch.long),
+            without_ref=torch.tensor(without_list, dtype=torch.long),
+            layout=layout,
+            ref_rows=torch.tensor([idx[i] for i in with_list], dtype=torch.long, device=ref_index.device),
+            with_ref_span=_span(with_list),
+            without_ref_span=_span(without_list),
+        )
+
+    def to(self, device: torch.device | str) -> ReferenceRead:
+        """The same read with its index tensors on ``device`` (call once, before the steps)."""
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
+        return dataclasses.replace(
+            self, ref_index=move(self.ref_index), with_ref=move(self.with_ref), without_ref=move(self.without_ref),
+            ref_rows=move(self.ref_rows),
+        )
 
 
-def _sdpa(attn: Attention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+def _rows(read: ReferenceRead, device: torch.device) -> Tensor:
+    rows = read.ref_rows if read.ref_rows is not None else read.ref_index.to(device)[read.with_ref.to(device)]
+    return rows.to(device)
+
+
+def _items(index: Tensor, span: tuple[int, int] | None, device: torch.device) -> Tensor | slice:
+    """A batch selector: a slice (a view, no copy) for a contiguous run, else an index tensor."""
+    return slice(*span) if span is not None else index.to(device)
+
+
+def _project_qkv(attn: Attention, hidden_states: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Self-attention projections, from ``attn.to_qkv`` when the projections are fused."""
+    if getattr(attn, "fused_projections", False) and getattr(attn, "to_qkv", None) is not None:
+        return attn.to_qkv(hidden_states).chunk(3, dim=-1)
+    return attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
+
+
+_STOCK = AttnProcessor2_0()
+_STOCK_FUSED = FusedAttnProcessor2_0()
+
+
+def _plain_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb):
+    """diffusers' SDPA attention, on the fused projections when ``attn`` has them."""
+    stock = _STOCK_FUSED if getattr(attn, "fused_projections", False) else _STOCK
+    return stock(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+
+
+def _sdpa(attn: Attention, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
     """Multi-head SDPA on (b, l, heads*d) projections; returns (b, lq, heads*d)."""
     b, lq, inner = q.shape
     d = inner // attn.heads
@@ -122,7 +202,7 @@ def _sdpa(attn: Attention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         q = attn.norm_q(q)
     if attn.norm_k is not None:
         k = attn.norm_k(k)
-    out = F.scaled_dot_product_attention(q, k, v, scale=attn.scale)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=attn.scale)
     return out.transpose(1, 2).reshape(b, lq, inner)
 
 
@@ -135,7 +215,7 @@ class PlainAttnProcessor(AttnProcessor2_0):
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
                  reference=None):
-        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+        return _plain_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
 
 
 class ReferenceWriterProcessor(AttnProcessor2_0):
@@ -151,7 +231,7 @@ class ReferenceWriterProcessor(AttnProcessor2_0):
             if not isinstance(reference, ReferenceBank):
                 raise TypeError(f"the preserver expects a ReferenceBank, got {type(reference).__name__}")
             reference.store(self.name, hidden_states)
-        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+        return _plain_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
 
 
 class ReferenceReaderProcessor(AttnProcessor2_0):
@@ -164,7 +244,7 @@ class ReferenceReaderProcessor(AttnProcessor2_0):
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
                  reference: ReferenceRead | None = None):
         if reference is None or reference.with_ref.numel() == 0:
-            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+            return _plain_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         if not isinstance(reference, ReferenceRead):
             raise TypeError(f"the denoiser expects a ReferenceRead, got {type(reference).__name__}")
         if hidden_states.ndim != 3 or attention_mask is not None or encoder_hidden_states is not None:
@@ -177,31 +257,62 @@ class ReferenceReaderProcessor(AttnProcessor2_0):
                 f"{hidden_states.shape[0]} items"
             )
 
-        q = attn.to_q(hidden_states)
-        k = attn.to_k(hidden_states)
-        v = attn.to_v(hidden_states)
+        q, k, v = _project_qkv(attn, hidden_states)
         k_ref, v_ref = reference.bank.keys_values(self.name, attn)
         device = hidden_states.device
-        sel = reference.with_ref.to(device)
-        rows = reference.ref_index.to(device)[sel]
-        out_ref = _sdpa(
-            attn,
-            q[sel],
-            torch.cat([k[sel], k_ref[rows].to(k.dtype)], dim=1),
-            torch.cat([v[sel], v_ref[rows].to(v.dtype)], dim=1),
-        )
-        if reference.without_ref.numel() == 0:
-            out = out_ref
+        if reference.without_ref.numel() > 0 and reference.layout == "masked":
+            out = self._masked(attn, q, k, v, k_ref, v_ref, reference, device)
         else:
-            rest = reference.without_ref.to(device)
-            out_plain = _sdpa(attn, q[rest], k[rest], v[rest])
-            out = q.new_empty(q.shape)
-            out = out.index_copy(0, sel, out_ref).index_copy(0, rest, out_plain)
+            sel = _items(reference.with_ref, reference.with_ref_span, device)
+            rows = _rows(reference, device)
+            out_ref = _sdpa(
+                attn,
+                q[sel],
+                torch.cat([k[sel], k_ref[rows].to(k.dtype)], dim=1),
+                torch.cat([v[sel], v_ref[rows].to(v.dtype)], dim=1),
+            )
+            if reference.without_ref.numel() == 0:
+                out = out_ref
+            else:
+                rest = _items(reference.without_ref, reference.without_ref_span, device)
+                out_plain = _sdpa(attn, q[rest], k[rest], v[rest])
+                out = _assemble(q, out_ref, out_plain, reference, device)
 
         out = attn.to_out[1](attn.to_out[0](out))
         if attn.residual_connection:
             out = out + hidden_states
         return out / attn.rescale_output_factor
+
+    @staticmethod
+    def _masked(attn, q, k, v, k_ref, v_ref, reference: ReferenceRead, device) -> Tensor:
+        """One SDPA over the whole batch; items without a reference do not see its keys."""
+        ref_index = reference.ref_index.to(device)
+        rows = ref_index.clamp(min=0)
+        b, lk = k.shape[0], k.shape[1]
+        has_ref = (ref_index >= 0).view(b, 1, 1, 1).expand(b, 1, 1, k_ref.shape[1])
+        mask = torch.cat([torch.ones(b, 1, 1, lk, dtype=torch.bool, device=device), has_ref], dim=-1)
+        return _sdpa(
+            attn,
+            q,
+            torch.cat([k, k_ref[rows].to(k.dtype)], dim=1),
+            torch.cat([v, v_ref[rows].to(v.dtype)], dim=1),
+            mask,
+        )
+
+
+def _assemble(q: Tensor, out_ref: Tensor, out_plain: Tensor, reference: ReferenceRead, device) -> Tensor:
+    """Put the two groups' outputs back in batch order."""
+    spans = (reference.without_ref_span, reference.with_ref_span)
+    b = q.shape[0]
+    if spans[0] is not None and spans[1] is not None:
+        if spans[0] == (0, spans[1][0]) and spans[1][1] == b:
+            return torch.cat([out_plain, out_ref])
+        if spans[1] == (0, spans[0][0]) and spans[0][1] == b:
+            return torch.cat([out_ref, out_plain])
+    out = q.new_empty(q.shape)
+    return out.index_copy(0, reference.with_ref.to(device), out_ref).index_copy(
+        0, reference.without_ref.to(device), out_plain
+    )
 
 
 def _block_name(processor_key: str) -> str:
@@ -240,6 +351,7 @@ def reference_bank(round_to: torch.dtype | None = None) -> Iterator[ReferenceBan
 
 
 __all__ = [
+    "READ_LAYOUTS",
     "PlainAttnProcessor",
     "ReferenceBank",
     "ReferenceRead",

@@ -16,6 +16,8 @@ Several target views per source: pass ``src_to_tgt`` of shape (B, N, 4, 4) (and 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,60 @@ class GenWarpPipelineOutput(BaseOutput):
     correspondence: Tensor
 
 
+@dataclass
+class GuidedStep:
+    """What every denoising step of one pipeline call shares (built once per call).
+
+    Attributes:
+        features: condition features of the denoiser batch (both CFG halves when ``do_cfg``).
+        prompt: image-prompt tokens of the denoiser batch.
+        read: the reference read (``None`` when the model does not use reference attention).
+        guidance_scale, do_cfg: classifier-free guidance.
+        ref_index: the bank row of every denoiser item, on the host (a cache key for step runners).
+    """
+
+    features: Tensor
+    prompt: Tensor
+    read: ReferenceRead | None
+    guidance_scale: float
+    do_cfg: bool
+    ref_index: tuple[int, ...] | None = None
+
+
+@dataclass
+class SamplingSpeed:
+    """Opt-in sampling speed settings; the defaults are the plain path. See docs/performance.md
+    and :func:`genwarp.perf.optimize_pipeline`, which sets these together with the model-level
+    means (fused QKV, channels-last, ``torch.compile``).
+
+    Attributes:
+        reference_layout: ``"split"`` (two SDPA launches per layer when a batch mixes items with
+            and without reference, e.g. the CFG halves) or ``"masked"`` (one launch with a key
+            mask); see :class:`~genwarp.models.reference_attention.ReferenceRead`.
+        step_runner: ``None`` or a callable ``(pipe, x, t, step) -> output`` that replaces
+            :meth:`GenWarpPipeline.guided_prediction` inside the loop (CUDA graphs).
+        sync_debug: raise on a host-synchronising CUDA call inside the denoising loop
+            (``torch.cuda.set_sync_debug_mode("error")``); a check, not a speed-up.
+    """
+
+    reference_layout: str = "split"
+    step_runner: Callable[..., Tensor] | None = None
+    sync_debug: bool = False
+
+
+@contextlib.contextmanager
+def _cuda_sync_debug(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+
+
 class GenWarpPipeline(DiffusionPipeline):
     """Single image → novel views with GenWarp.
 
@@ -99,6 +155,7 @@ class GenWarpPipeline(DiffusionPipeline):
                 f"the codec makes {codec_latent_channels(codec)}-channel latents but the U-Nets take "
                 f"{model.latent_channels}"
             )
+        self.speed = SamplingSpeed()
         factor = codec_downsampling_factor(codec)
         if factor != model.condition_encoder.downsampling_factor:
             raise ValueError(
@@ -199,6 +256,38 @@ class GenWarpPipeline(DiffusionPipeline):
             return [PIL.Image.fromarray((a * 255).round().astype(np.uint8)) for a in array]
         raise ValueError(f"output_type must be 'pt', 'np' or 'pil', got {output_type!r}")
 
+    # ------------------------------------------------------------------ the denoising loop
+    def guided_prediction(self, x: Tensor, t: Tensor, step: GuidedStep) -> Tensor:
+        """The classifier-free-guided model output for latents ``x`` (already scaled by the
+        scheduler) at the device timestep ``t``: both CFG halves in one denoiser batch."""
+        model_in = torch.cat([x, x]) if step.do_cfg else x
+        out = self.model.predict(model_in, t, step.features, step.prompt, step.read)
+        if step.do_cfg:
+            uncond, cond = out.chunk(2)
+            out = uncond + step.guidance_scale * (cond - uncond)
+        return out
+
+    def denoise(self, x: Tensor, step: GuidedStep) -> Tensor:
+        """Run the scheduler's steps from ``x`` (the scheduler's timesteps must be set).
+
+        Nothing in here reads device values on the host (tests/perf run it on the meta device,
+        where any such read raises); ``speed.step_runner`` may replace the per-step model call
+        (e.g. :class:`genwarp.perf.CUDAGraphStepRunner`), ``speed.sync_debug`` makes CUDA raise on
+        a synchronising call inside the loop.
+        """
+        timesteps = self.scheduler.timesteps
+        t_device = timesteps.to(x.device)  # one copy for all steps
+        runner = self.speed.step_runner
+        with _cuda_sync_debug(self.speed.sync_debug and x.device.type == "cuda"):
+            for i, t in enumerate(self.progress_bar(timesteps)):
+                model_in = self.scheduler.scale_model_input(x, t)
+                if runner is None:
+                    out = self.guided_prediction(model_in, t_device[i], step)
+                else:
+                    out = runner(self, model_in, t_device[i], step)
+                x = self.scheduler.step(out, t, x, return_dict=False)[0]
+        return x
+
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def __call__(
@@ -284,7 +373,9 @@ class GenWarpPipeline(DiffusionPipeline):
 
         hl, wl = height // self.vae_scale_factor, width // self.vae_scale_factor
         x = self.prepare_latents((b * n, self.model.latent_channels, hl, wl), dtype, device, generator, latents)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        # Timesteps stay on the host: the schedulers' per-step arithmetic then reads host values
+        # (no device→host copy per step); the U-Net gets device copies made once in denoise().
+        self.scheduler.set_timesteps(num_inference_steps, device="cpu")
 
         view_source = torch.arange(b).repeat_interleave(n).tolist()  # bank row of each view
         do_cfg = guidance_scale != 1.0
@@ -301,15 +392,11 @@ class GenWarpPipeline(DiffusionPipeline):
             if cfg.reference_attention:
                 self.model.write_reference(bank, ref_latents, src_features, prompt)
                 self.model.project_reference(bank)
-                read = ReferenceRead.create(bank, ref_index)
-            for t in self.progress_bar(self.scheduler.timesteps):
-                model_in = torch.cat([x, x]) if do_cfg else x
-                model_in = self.scheduler.scale_model_input(model_in, t)
-                out = self.model.predict(model_in, t, step_features, step_prompt, read)
-                if do_cfg:
-                    uncond, cond = out.chunk(2)
-                    out = uncond + guidance_scale * (cond - uncond)
-                x = self.scheduler.step(out, t, x, return_dict=False)[0]
+                read = ReferenceRead.create(bank, ref_index, layout=self.speed.reference_layout).to(device)
+            step = GuidedStep(features=step_features, prompt=step_prompt, read=read,
+                              guidance_scale=float(guidance_scale), do_cfg=do_cfg,
+                              ref_index=tuple(ref_index) if read is not None else None)
+            x = self.denoise(x, step)
 
         images = decode_latents(self.codec, x, self.latent_scale).float()
         warped, visibility, correspondence = conds.warped_image, conds.visibility, conds.correspondence
@@ -327,4 +414,4 @@ class GenWarpPipeline(DiffusionPipeline):
                                      correspondence=correspondence)
 
 
-__all__ = ["GenWarpPipeline", "GenWarpPipelineOutput"]
+__all__ = ["GenWarpPipeline", "GenWarpPipelineOutput", "GuidedStep", "SamplingSpeed"]

@@ -133,3 +133,81 @@ def test_gradients_flow_through_the_reference_with_and_without_checkpointing():
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# speed means (docs/performance.md): each computes the same function as the plain path
+# ---------------------------------------------------------------------------------------------
+
+import dataclasses  # noqa: E402
+
+from genwarp.models.reference_attention import PlainAttnProcessor  # noqa: E402
+
+
+def _read_pair(ref_index, layout="split", seed=0):
+    torch.manual_seed(seed)
+    bank = ReferenceBank()
+    bank.store("blk", torch.randn(2, 6, 16))
+    return bank, ReferenceRead.create(bank, ref_index, layout=layout)
+
+
+@pytest.mark.parametrize("ref_index", [[-1, -1, 0, 1], [1, -1, 0, -1], [0, 1, -1, -1], [0, 0, 1, 1]])
+def test_masked_layout_equals_the_split_layout(ref_index):
+    attn = _attention()
+    x = torch.randn(4, 10, 16)
+    bank, split = _read_pair(ref_index)
+    masked = ReferenceRead.create(bank, ref_index, layout="masked")
+    reader = ReferenceReaderProcessor("blk")
+    torch.testing.assert_close(reader(attn, x, reference=masked), reader(attn, x, reference=split),
+                               atol=1e-6, rtol=1e-5)
+
+
+def test_contiguous_groups_are_read_as_slices_and_give_the_gathered_result():
+    attn = _attention()
+    x = torch.randn(6, 10, 16)
+    bank, read = _read_pair([-1, -1, -1, 0, 1, 1])  # the CFG layout: unconditional half first
+    assert read.without_ref_span == (0, 3) and read.with_ref_span == (3, 6)
+    assert ReferenceRead.create(bank, [0, -1, 1]).with_ref_span is None
+    gathered = dataclasses.replace(read, with_ref_span=None, without_ref_span=None, ref_rows=None)
+    reader = ReferenceReaderProcessor("blk")
+    torch.testing.assert_close(reader(attn, x, reference=read), reader(attn, x, reference=gathered),
+                               atol=1e-7, rtol=0)
+
+
+def test_read_moves_its_indices_once():
+    _, read = _read_pair([-1, 0, 1])
+    moved = read.to("meta")
+    assert {t.device.type for t in (moved.ref_index, moved.with_ref, moved.without_ref, moved.ref_rows)} == {"meta"}
+    assert moved.bank is read.bank and moved.with_ref_span == read.with_ref_span
+
+
+def test_unknown_layout_is_an_error():
+    bank, _ = _read_pair([0])
+    with pytest.raises(ValueError, match="layout"):
+        ReferenceRead.create(bank, [0], layout="packed")
+
+
+def test_processors_use_fused_projections_and_compute_the_same():
+    attn = _attention()
+    torch.manual_seed(1)
+    cross = Attention(query_dim=16, cross_attention_dim=8, heads=2, dim_head=8, bias=False, out_bias=True).eval()
+    x = torch.randn(4, 10, 16)
+    prompt = torch.randn(4, 1, 8)
+    bank, read = _read_pair([-1, 0, 1, -1])
+    reader, writer, plain = ReferenceReaderProcessor("blk"), ReferenceWriterProcessor("w"), PlainAttnProcessor()
+
+    def run():
+        return [reader(attn, x, reference=read), writer(attn, x, reference=ReferenceBank()), plain(attn, x),
+                plain(cross, x, encoder_hidden_states=prompt)]
+
+    unfused = run()
+    attn.fuse_projections()
+    cross.fuse_projections()
+    calls = []
+    hooks = [m.register_forward_hook(lambda *a: calls.append(1)) for m in (attn.to_q, attn.to_k, cross.to_k)]
+    fused = run()
+    for h in hooks:
+        h.remove()
+    assert not calls  # projections went through to_qkv / to_kv
+    for a, b in zip(unfused, fused):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
