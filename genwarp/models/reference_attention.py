@@ -83,6 +83,11 @@ class ReferenceBank:
         return self._kv[name]
 
     @property
+    def projected(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """The keys/values projected so far, by block name (what the denoiser reads)."""
+        return self._kv
+
+    @property
     def batch_size(self) -> int:
         return next(iter(self.features.values())).shape[0] if self.features else 0
 
