@@ -202,23 +202,39 @@ def bench_training(args, device: torch.device) -> list[dict]:
     from genwarp.perf.training import build_training, measure_training, model_flops, synthetic_batch
 
     rows = []
-    flops: dict[int, int] = {}
+    flops: dict[int, tuple[int, str]] = {}  # batch size → (model FLOPs of one step, how they were obtained)
+
+    def count(setup, bs: int) -> None:
+        """Model FLOPs (no recompute): counted with checkpointing off on this very model; where that
+        does not fit in memory, scaled linearly from the largest batch size counted."""
+        was_on = setup.checkpointing
+        if was_on:
+            setup.model.disable_gradient_checkpointing()
+        try:
+            flops[bs] = (model_flops(setup, synthetic_batch(bs, args.train_resolution, device)), "counted")
+        except torch.OutOfMemoryError:
+            setup.optimizer.zero_grad(set_to_none=True)
+            torch.cuda.empty_cache()
+            counted = [b for b, (_, how) in flops.items() if how == "counted"]
+            if counted:
+                ref = max(counted)
+                flops[bs] = (flops[ref][0] * bs // ref, f"scaled from batch {ref} (counting ran out of memory)")
+        finally:
+            if was_on:
+                setup.model.enable_gradient_checkpointing()
+
     for checkpointing in args.checkpointing:
         on = checkpointing == "on"
         setup = build_training(args.arch, device, args.train_precision, checkpointing=on)
         for bs in args.train_batch_sizes:
             if bs not in flops and not args.no_flops:
-                try:
-                    counter_setup = setup if not on else None
-                    if counter_setup is None:  # model FLOPs exclude the recompute: count without checkpointing
-                        counter_setup = build_training(args.arch, device, args.train_precision, checkpointing=False)
-                    flops[bs] = model_flops(counter_setup, synthetic_batch(bs, args.train_resolution, device))
-                    del counter_setup
-                except torch.OutOfMemoryError:
-                    torch.cuda.empty_cache()
+                count(setup, bs)
+            step_flops, how = flops.get(bs, (None, None))
             row = measure_training(setup, bs, args.train_resolution, steps=args.train_steps, warmup=args.train_warmup,
-                                   flops=flops.get(bs), peak_tflops=args.peak_tflops)
+                                   flops=step_flops, peak_tflops=args.peak_tflops)
             row = {"benchmark": "training", "arch": args.arch, **{k: v for k, v in row.items() if k != "benchmark"}}
+            if how is not None:
+                row["flops_source"] = how
             rows.append(row)
             if row.get("oom"):
                 print(f"  batch {bs}, checkpointing {checkpointing}: out of memory", flush=True)
@@ -281,7 +297,7 @@ def compare_data_with_training(rows: list[dict]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 HIDDEN_COLUMNS = {"benchmark", "applied", "torch_threads", "cpus", "machine", "seconds", "optimizer", "peak_tflops",
-                  "loss_finite", "unet_tflop_issue_arithmetic", "format"}
+                  "loss_finite", "unet_tflop_issue_arithmetic", "format", "flops_source"}
 
 
 def _fmt(v) -> str:

@@ -98,3 +98,10 @@ def test_benchmark_script_writes_every_section(tmp_path, capsys):
         data["pairs_per_second"] / max(r["samples_per_s"] for r in training))
     assert report["meta"]["device_type"] == "cpu" and report["meta"]["settings"]["arch"] == "tiny"
     assert "sampling" in capsys.readouterr().out
+
+    # Checkpointing alone: model FLOPs counted on the same model with checkpointing switched off.
+    _benchmark_module().main(["--device", "cpu", "--only", "training", "--checkpointing", "on", "--train-batch-sizes",
+                              "2", "--train-steps", "1", "--output", str(out)])
+    (alone,) = json.loads(out.read_text())["results"]
+    assert alone["checkpointing"] and alone["flops_source"] == "counted"
+    assert alone["model_tflop_per_step"] == training[0]["model_tflop_per_step"]
