@@ -26,6 +26,10 @@ and CLIP), fp32 master weights with bf16 autocast (GPU default), fused AdamW on 
 batch size with and without gradient checkpointing; MFU = model FLOPs of one step (FlopCounterMode,
 no recompute) ÷ median step time ÷ ``--peak-tflops``.
 
+FLOPs: the FLOP budget of every component, sampling call and training sample of the SD-1.5-sized
+model (``--flops-arch``), counted with FlopCounterMode on the meta device (no weights, no compute,
+any machine), with the FLOP-bound latency at ``--peak-tflops`` and the MFU each target needs.
+
 Data: synthetic scenes written in the RealEstate10K chunk format with a depth cache, read through
 the training data path (chunks → TrainPairs → collated batches), pairs/s next to the training
 step rate at the same resolution (the issue asks for ≥ 2×).
@@ -293,6 +297,24 @@ def compare_data_with_training(rows: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# FLOP budget (counted on the meta device: any machine, seconds)
+# ---------------------------------------------------------------------------------------------
+
+
+def bench_flops(args) -> list[dict]:
+    from genwarp.perf.budget import budget_rows
+
+    at_anchor = dict(arch=args.flops_arch, resolution=args.flops_resolution, steps=args.steps,
+                     guidance=args.guidance) == ANCHOR_SETTINGS
+    rows = budget_rows(args.flops_arch, args.flops_resolution, steps=args.steps, guidance=args.guidance,
+                       batch_sizes=tuple(args.batch_sizes), peak_tflops=args.peak_tflops,
+                       targets_s=TARGET_S if at_anchor else None)
+    for row in rows:
+        print(f"  {row['what']}: {row['tflop']:.4g} TFLOP", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------------------------
 
@@ -321,8 +343,8 @@ def print_table(rows: list[dict]) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["sampling", "training", "data"], nargs="+",
-                        default=["sampling", "training", "data"])
+    parser.add_argument("--only", choices=["flops", "sampling", "training", "data"], nargs="+",
+                        default=["flops", "sampling", "training", "data"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--arch", choices=["auto", "tiny", "sd15"], default="auto",
                         help="auto: sd15 on CUDA, tiny elsewhere")
@@ -359,6 +381,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     t.add_argument("--train-precision", choices=["bf16", "fp32"], default=None, help="default bf16 on GPU, fp32 on CPU")
     t.add_argument("--train-steps", type=int, default=None, help="timed steps; default 10 on GPU, 3 on CPU")
     t.add_argument("--train-warmup", type=int, default=None, help="default 3 on GPU, 1 on CPU")
+    f = parser.add_argument_group("flops (counted on the meta device, no weights or compute)")
+    f.add_argument("--flops-arch", choices=["tiny", "sd15"], default="sd15")
+    f.add_argument("--flops-resolution", type=int, default=512)
     d = parser.add_argument_group("data")
     d.add_argument("--data-resolution", type=int, default=None, help="default: the training resolution")
     d.add_argument("--data-batch-size", type=int, default=8)
@@ -389,6 +414,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     device = torch.device(args.device)
     rows: list[dict] = []
+    if "flops" in args.only:
+        print(f"flops ({args.flops_arch}, {args.flops_resolution}², counted on the meta device) …", flush=True)
+        rows += bench_flops(args)
     if "sampling" in args.only:
         print("sampling …", flush=True)
         rows += bench_sampling(args, device)

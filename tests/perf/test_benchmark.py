@@ -78,7 +78,7 @@ def test_benchmark_script_writes_every_section(tmp_path, capsys):
     _benchmark_module().main([
         "--device", "cpu", "--compare", "--batch-sizes", "2", "--repeats", "1", "--steps", "2",
         "--train-batch-sizes", "2", "--train-steps", "1", "--data-pairs", "8", "--data-scenes", "2",
-        "--data-frames", "4", "--output", str(out),
+        "--data-frames", "4", "--flops-arch", "tiny", "--flops-resolution", "64", "--output", str(out),
     ])
     report = json.loads(out.read_text())
     rows = report["results"]
@@ -93,6 +93,9 @@ def test_benchmark_script_writes_every_section(tmp_path, capsys):
     assert [r["checkpointing"] for r in training] == [False, True]
     assert training[0]["model_tflop_per_step"] == training[1]["model_tflop_per_step"]  # model FLOPs, no recompute
     assert all(r["mfu"] > 0 and r["loss_finite"] for r in training)
+    flops = {r["what"]: r for r in rows if r["benchmark"] == "flops"}
+    assert flops["component: denoiser_with_reference"]["tflop"] > flops["component: denoiser_plain"]["tflop"]
+    assert "target_s" not in flops["sampling 1 source(s) × 2 view(s), 2 steps + CFG"]  # not the settings
     (data,) = [r for r in rows if r["benchmark"] == "data"]
     assert data["pairs_per_second"] > 0 and data["data_over_training"] == pytest.approx(
         data["pairs_per_second"] / max(r["samples_per_s"] for r in training))
@@ -105,3 +108,25 @@ def test_benchmark_script_writes_every_section(tmp_path, capsys):
     (alone,) = json.loads(out.read_text())["results"]
     assert alone["checkpointing"] and alone["flops_source"] == "counted"
     assert alone["model_tflop_per_step"] == training[0]["model_tflop_per_step"]
+
+
+def test_meta_device_budget_equals_the_counted_pipeline_and_training_step():
+    from genwarp.geometry import fov_to_intrinsics
+    from genwarp.perf.budget import component_flops, sampling_budget, training_flops_per_sample
+    from genwarp.pipelines.factory import random_pipeline
+
+    components = component_flops("tiny", 64)
+    pipe = random_pipeline("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    for sources, views in ((1, 3), (2, 1)):
+        K = fov_to_intrinsics(torch.full((sources,), 0.9), 1.0)
+        T = torch.eye(4).repeat(sources, views, 1, 1)
+        T[..., 0, 3] = 0.1
+        image, depth = torch.rand(sources, 3, 64, 64), 1 + torch.rand(sources, 1, 64, 64)
+        counted = count_flops(lambda: pipe(image, depth, K, K, T, height=64, width=64, num_inference_steps=2))
+        budget = sampling_budget(components, steps=2, views=views, sources=sources)["total"] * 1e12
+        assert counted == pytest.approx(budget, rel=1e-3)  # the warp's few small matmuls are not in the budget
+    setup = build_training("tiny", "cpu", "fp32")
+    setup.objective.condition_dropout = 0.0
+    counted = model_flops(setup, synthetic_batch(1, 64, "cpu"))
+    assert counted == pytest.approx(training_flops_per_sample("tiny", 64)["total"], rel=1e-2)
