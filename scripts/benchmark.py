@@ -308,7 +308,7 @@ def bench_flops(args) -> list[dict]:
                      guidance=args.guidance) == ANCHOR_SETTINGS
     rows = budget_rows(args.flops_arch, args.flops_resolution, steps=args.steps, guidance=args.guidance,
                        batch_sizes=tuple(args.batch_sizes), peak_tflops=args.peak_tflops,
-                       targets_s=TARGET_S if at_anchor else None)
+                       targets_s=TARGET_S if at_anchor else None, anchors_s=RELEASE_ANCHOR_S if at_anchor else None)
     for row in rows:
         print(f"  {row['what']}: {row['tflop']:.4g} TFLOP", flush=True)
     return rows
@@ -328,17 +328,32 @@ def _fmt(v) -> str:
     return "-" if v is None else str(v)
 
 
-def print_table(rows: list[dict]) -> None:
+def _tables(rows: list[dict]):
     for kind in dict.fromkeys(r["benchmark"] for r in rows):
         subset = [r for r in rows if r["benchmark"] == kind]
         keys = [k for k in dict.fromkeys(k for r in subset for k in r) if k not in HIDDEN_COLUMNS]
-        cells = [[_fmt(r.get(k)) for k in keys] for r in subset]
+        yield kind, keys, [[_fmt(r.get(k)) for k in keys] for r in subset]
+
+
+def print_table(rows: list[dict]) -> None:
+    for kind, keys, cells in _tables(rows):
         widths = [max(len(k), *(len(c[j]) for c in cells)) for j, k in enumerate(keys)]
         print(f"\n{kind}")
         print(" | ".join(k.ljust(w) for k, w in zip(keys, widths)))
         print("-|-".join("-" * w for w in widths))
         for c in cells:
             print(" | ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    """The same tables as markdown, headed by the machine and the command line."""
+    lines = [f"Device: {meta['device']} ({meta['device_type']}), torch {meta['torch']}, {meta['cpu_threads']} CPU "
+             f"threads, {meta['date']}.", "", f"Command: `{meta['command']}`", ""]
+    for kind, keys, cells in _tables(rows):
+        lines += [f"### {kind}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -351,7 +366,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--peak-tflops", type=float, default=790.0,
                         help="peak dense TFLOP/s for MFU (default: H100 bf16 dense, 790)")
     parser.add_argument("--no-flops", action="store_true", help="skip FLOP counting (MFU, achieved TFLOP/s)")
-    parser.add_argument("--output", type=Path, default=Path("outputs/benchmark.json"))
+    parser.add_argument("--output", type=Path, default=Path("outputs/benchmark.json"),
+                        help="JSON results; the tables also go to the same path with .md")
     s = parser.add_argument_group("sampling")
     s.add_argument("--resolution", type=int, default=None, help="default 512 on GPU, 64 on CPU")
     s.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default bf16 on GPU, fp32 on CPU")
@@ -438,10 +454,12 @@ def main(argv=None) -> None:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "anchors": "release_anchor_s / target_s are issue 7's H100 figures (constants), shown only at its settings",
+        "command": " ".join(["python scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"meta": meta, "results": rows}, indent=2, default=str))
-    print(f"\nwrote {args.output}")
+    args.output.with_suffix(".md").write_text(markdown(rows, meta))
+    print(f"\nwrote {args.output} and {args.output.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from genwarp.models.codecs import decode_latents, encode_images
 from genwarp.models.image_prompt import encode_image_prompt
 from genwarp.models.presets import build_clip, build_vae
 from genwarp.models.reference_attention import ReferenceBank, ReferenceRead
-from genwarp.perf.flops import H100_DENSE_BF16_TFLOPS, count_flops
+from genwarp.perf.flops import H100_DENSE_BF16_TFLOPS, count_flops, flop_counter
 
 META = torch.device("meta")
 
@@ -39,8 +39,18 @@ def meta_components(arch: str = "sd15"):
         return random_model(arch, randomize=False), build_vae(arch), build_clip(arch)
 
 
-def component_flops(arch: str = "sd15", resolution: int = 512) -> dict[str, int]:
-    """FLOPs of one item through each component at ``resolution``² (batch 1)."""
+def _count_by_kind(fn) -> tuple[int, int]:
+    """(total FLOPs, convolution FLOPs) of one call of ``fn``."""
+    with flop_counter() as counter:
+        fn()
+    by_op = counter.get_flop_counts().get("Global", {})
+    conv = sum(v for op, v in by_op.items() if "convolution" in str(op))
+    return int(counter.get_total_flops()), int(conv)
+
+
+def component_flops(arch: str = "sd15", resolution: int = 512, with_conv: bool = False) -> dict[str, Any]:
+    """FLOPs of one item through each component at ``resolution``² (batch 1); with ``with_conv``,
+    ``(total, convolution)`` pairs."""
     model, vae, clip = meta_components(arch)
     model.eval()
     r, f = resolution, model.condition_encoder.downsampling_factor
@@ -51,19 +61,20 @@ def component_flops(arch: str = "sd15", resolution: int = 512) -> dict[str, int]
     condition = torch.empty(1, model.config.condition_channels, r, r, device=META)
     t = torch.tensor(500, device=META)
     scale = 0.18215
-    out: dict[str, int] = {}
+    out: dict[str, Any] = {}
     with torch.no_grad():
-        out["clip_image_prompt"] = count_flops(lambda: encode_image_prompt(clip, image, "standard", model.cross_attention_dim))
-        out["vae_encode"] = count_flops(lambda: encode_images(vae, image, scale))
-        out["vae_decode"] = count_flops(lambda: decode_latents(vae, latents, scale))
-        out["condition_encoder"] = count_flops(lambda: model.encode_condition(condition))
+        out["clip_image_prompt"] = _count_by_kind(
+            lambda: encode_image_prompt(clip, image, "standard", model.cross_attention_dim))
+        out["vae_encode"] = _count_by_kind(lambda: encode_images(vae, image, scale))
+        out["vae_decode"] = _count_by_kind(lambda: decode_latents(vae, latents, scale))
+        out["condition_encoder"] = _count_by_kind(lambda: model.encode_condition(condition))
         bank = ReferenceBank()
-        out["preserver"] = count_flops(lambda: model.write_reference(bank, latents, features, prompt))
-        out["reference_kv_projection"] = count_flops(lambda: model.project_reference(bank))
+        out["preserver"] = _count_by_kind(lambda: model.write_reference(bank, latents, features, prompt))
+        out["reference_kv_projection"] = _count_by_kind(lambda: model.project_reference(bank))
         read = ReferenceRead.create(bank, [0]).to(META)
-        out["denoiser_plain"] = count_flops(lambda: model.predict(latents, t, features, prompt, None))
-        out["denoiser_with_reference"] = count_flops(lambda: model.predict(latents, t, features, prompt, read))
-    return out
+        out["denoiser_plain"] = _count_by_kind(lambda: model.predict(latents, t, features, prompt, None))
+        out["denoiser_with_reference"] = _count_by_kind(lambda: model.predict(latents, t, features, prompt, read))
+    return out if with_conv else {k: v[0] for k, v in out.items()}
 
 
 def sampling_budget(components: dict[str, int], steps: int = 20, views: int = 1, sources: int = 1,
@@ -84,11 +95,14 @@ def sampling_budget(components: dict[str, int], steps: int = 20, views: int = 1,
     return parts
 
 
-def training_flops_per_sample(arch: str = "sd15", resolution: int = 512) -> dict[str, int]:
+def training_flops_per_sample(arch: str = "sd15", resolution: int = 512, checkpointing: bool = False) -> dict[str, int]:
     """Forward + backward FLOPs of one training sample without condition dropout (every item reads
-    the reference), by part; frozen parts (VAE, CLIP) have no backward."""
+    the reference), by part; frozen parts (VAE, CLIP) have no backward. With ``checkpointing`` the
+    count includes the recomputed forward (hardware FLOPs, not model FLOPs)."""
     model, vae, clip = meta_components(arch)
     model.train()
+    if checkpointing:
+        model.enable_gradient_checkpointing()
     r = resolution
     image = torch.empty(1, 3, r, r, device=META)
     out: dict[str, int] = {}
@@ -112,32 +126,47 @@ def training_flops_per_sample(arch: str = "sd15", resolution: int = 512) -> dict
 
 def budget_rows(arch: str = "sd15", resolution: int = 512, steps: int = 20, guidance: float = 3.5,
                 batch_sizes: tuple[int, ...] = (1, 4, 16), peak_tflops: float = H100_DENSE_BF16_TFLOPS,
-                targets_s: dict[int, float] | None = None, train_mfu_target: float = 0.40) -> list[dict[str, Any]]:
-    """Rows for ``scripts/benchmark.py``'s ``flops`` section: counted TFLOP per component, per
-    sampling call (the FLOP-bound latency at ``peak_tflops`` and the MFU a target latency needs)
-    and per training sample (samples/s at ``train_mfu_target``)."""
-    comps = component_flops(arch, resolution)
+                targets_s: dict[int, float] | None = None, anchors_s: dict[int, float] | None = None,
+                train_mfu_target: float = 0.40) -> list[dict[str, Any]]:
+    """Rows for ``scripts/benchmark.py``'s ``flops`` section: counted TFLOP per component (and its
+    convolution share), per sampling call (the FLOP-bound latency at ``peak_tflops``, the MFU a
+    target latency needs, the MFU a given anchor latency implies, the masked CFG layout's extra)
+    and per training sample (with and without checkpointing recompute; samples/s at
+    ``train_mfu_target``)."""
+    both = component_flops(arch, resolution, with_conv=True)
+    comps = {k: v[0] for k, v in both.items()}
     rows: list[dict[str, Any]] = [
         {"benchmark": "flops", "what": f"component: {name}", "arch": arch, "resolution": resolution,
-         "tflop": flops / 1e12} for name, flops in comps.items()
+         "tflop": total / 1e12, "conv_share": conv / total if total else 0.0} for name, (total, conv) in both.items()
     ]
+    cfg = guidance != 1.0
     for n in batch_sizes:
         for sources, views in ((1, n), (n, 1)) if n > 1 else ((1, 1),):
-            parts = sampling_budget(comps, steps=steps, views=views, sources=sources, cfg=guidance != 1.0)
+            parts = sampling_budget(comps, steps=steps, views=views, sources=sources, cfg=cfg)
             row = {"benchmark": "flops", "what": f"sampling {sources} source(s) × {views} view(s), {steps} steps"
-                   + (" + CFG" if guidance != 1.0 else ""), "arch": arch, "resolution": resolution,
+                   + (" + CFG" if cfg else ""), "arch": arch, "resolution": resolution,
                    "tflop": parts["total"], "denoising_share": parts["denoising"] / parts["total"],
                    "decode_share": parts["decode"] / parts["total"],
                    "flop_bound_s": parts["total"] / peak_tflops}
+            if cfg:
+                masked = sampling_budget(comps, steps=steps, views=views, sources=sources, cfg=True,
+                                         uncond_uses_reference=True)["total"]
+                row["masked_layout_extra"] = masked / parts["total"] - 1.0
             target = (targets_s or {}).get(views) if sources == 1 else None
             if target is not None:
                 row["target_s"] = target
                 row["mfu_needed_for_target"] = parts["total"] / (target * peak_tflops)
+            anchor = (anchors_s or {}).get(views) if sources == 1 else None
+            if anchor is not None:
+                row["release_anchor_s"] = anchor
+                row["release_anchor_mfu"] = parts["total"] / (anchor * peak_tflops)
             rows.append(row)
     train = training_flops_per_sample(arch, resolution)
+    recompute = training_flops_per_sample(arch, resolution, checkpointing=True)
     rows.append({"benchmark": "flops", "what": "training, one sample (fwd + bwd)", "arch": arch,
                  "resolution": resolution, "tflop": train["total"] / 1e12,
                  "vae_encode_share": train["vae_encode_x2"] / train["total"],
+                 "checkpointing_recompute_extra": recompute["total"] / train["total"] - 1.0,
                  f"samples_per_s_at_{train_mfu_target:.0%}_mfu": train_mfu_target * peak_tflops * 1e12 / train["total"]})
     return rows
 

@@ -100,6 +100,7 @@ def test_benchmark_script_writes_every_section(tmp_path, capsys):
     assert data["pairs_per_second"] > 0 and data["data_over_training"] == pytest.approx(
         data["pairs_per_second"] / max(r["samples_per_s"] for r in training))
     assert report["meta"]["device_type"] == "cpu" and report["meta"]["settings"]["arch"] == "tiny"
+    assert "### sampling" in out.with_suffix(".md").read_text()
     assert "sampling" in capsys.readouterr().out
 
     # Checkpointing alone: model FLOPs counted on the same model with checkpointing switched off.
