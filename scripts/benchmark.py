@@ -266,19 +266,20 @@ def bench_data(args) -> list[dict]:
         write_synthetic_chunks(tmp, num_scenes=args.data_scenes, frames=args.data_frames,
                                resolution=args.data_resolution, seed=0)
         written = time.perf_counter() - start
-        stats = measure_chunk_loader(tmp, args.data_resolution, args.data_batch_size, args.data_pairs,
-                                     num_workers=args.data_workers)
-        stats["scenes"], stats["frames_per_scene"], stats["write_s"] = args.data_scenes, args.data_frames, written
-        rows.append(stats)
-        print(f"  chunks {args.data_resolution}²: {stats['pairs_per_second']:.1f} pairs/s "
-              f"({args.data_workers} workers, batch {args.data_batch_size})", flush=True)
+        for workers in args.data_workers:
+            stats = measure_chunk_loader(tmp, args.data_resolution, args.data_batch_size, args.data_pairs,
+                                         num_workers=workers)
+            stats["scenes"], stats["frames_per_scene"], stats["write_s"] = args.data_scenes, args.data_frames, written
+            rows.append(stats)
+            print(f"  chunks {args.data_resolution}²: {stats['pairs_per_second']:.1f} pairs/s "
+                  f"({workers} workers, batch {args.data_batch_size})", flush=True)
     if args.data_resolutions:  # the synthetic renderer itself (rendered on the fly, no files)
         from genwarp.data import SyntheticScenesDataset
         from genwarp.data.throughput import measure_pairs_per_second
 
         for res in args.data_resolutions:
             dataset = SyntheticScenesDataset(split="train", resolution=res)
-            stats = measure_pairs_per_second(dataset, num_pairs=args.data_pairs, num_workers=args.data_workers)
+            stats = measure_pairs_per_second(dataset, num_pairs=args.data_pairs, num_workers=args.data_workers[-1])
             rows.append({"benchmark": "data", "format": "synthetic (rendered on the fly)", **stats})
             print(f"  synthetic {res}×{res}: {stats['pairs_per_second']:.1f} pairs/s", flush=True)
     return rows
@@ -404,7 +405,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     d.add_argument("--data-resolution", type=int, default=None, help="default: the training resolution")
     d.add_argument("--data-batch-size", type=int, default=8)
     d.add_argument("--data-pairs", type=int, default=None, help="default 400 on GPU, 96 on CPU")
-    d.add_argument("--data-workers", type=int, default=None, help="default min(8, CPUs) on GPU, 0 on CPU")
+    d.add_argument("--data-workers", type=int, nargs="+", default=None,
+                   help="loader worker counts to time; default 0 4 8 on GPU (capped at the CPU count), 0 on CPU")
     d.add_argument("--data-scenes", type=int, default=8)
     d.add_argument("--data-frames", type=int, default=12)
     d.add_argument("--data-resolutions", type=int, nargs="*", default=[],
@@ -422,7 +424,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.train_warmup = args.train_warmup or (3 if cuda else 1)
     args.data_resolution = args.data_resolution or args.train_resolution
     args.data_pairs = args.data_pairs or (400 if cuda else 96)
-    args.data_workers = args.data_workers if args.data_workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
+    if args.data_workers is None:
+        args.data_workers = sorted({min(w, os.cpu_count() or 1) for w in (0, 4, 8)}) if cuda else [0]
     return args
 
 
