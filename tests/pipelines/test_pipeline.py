@@ -168,3 +168,25 @@ def test_depth_mask_marks_unknown_depth_which_is_not_warped(pipe):
     ref = pipe(image, depth, K, K, T, height=H, width=W, num_inference_steps=1, latents=_latents(2))
     assert out.visibility.sum() < 0.7 * ref.visibility.sum()
     assert (out.correspondence[:, :, :, : W // 2] == -1e6).all()
+
+
+def test_speed_settings_default_to_the_plain_path_and_a_step_runner_sees_every_step(pipe):
+    from genwarp.pipelines.pipeline_genwarp import SamplingSpeed
+
+    other = random_pipeline(seed=11)
+    assert pipe.speed == SamplingSpeed() and pipe.speed is not other.speed
+    plain = pipe(*_scene(), height=H, width=W, num_inference_steps=3, latents=_latents(2)).images
+    assert pipe.scheduler.timesteps.device.type == "cpu"  # host timesteps: no per-step device read
+    seen = []
+
+    def runner(p, x, t, step):
+        seen.append((tuple(x.shape), step.ref_index))
+        return p.guided_prediction(x, t, step)
+
+    pipe.speed = SamplingSpeed(step_runner=runner)
+    try:
+        hooked = pipe(*_scene(), height=H, width=W, num_inference_steps=3, latents=_latents(2)).images
+    finally:
+        pipe.speed = SamplingSpeed()
+    assert torch.equal(hooked, plain)
+    assert seen == [((2, 4, H // 8, W // 8), (-1, -1, 0, 1))] * 3  # CFG: unconditional half first, no reference
