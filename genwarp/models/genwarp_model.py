@@ -268,7 +268,7 @@ class GenWarpModel(ModelMixin, ConfigMixin):
             bank = ReferenceBank(round_to=self.reference_round_dtype)
             self.write_reference(bank, ref_latents, self.encode_condition(src_condition), image_prompt)
             self.project_reference(bank)
-            read = ReferenceRead.create(bank, ref_index)
+            read = ReferenceRead.create(bank, ref_index).to(noisy_latents.device)  # index copies once
         out = self.predict(noisy_latents, timesteps, self.encode_condition(tgt_condition), denoiser_prompt, read)
         if read is not None and read.with_ref.numel() == 0 and torch.is_grad_enabled():
             # Every item dropped its condition: keep the preserver in the graph with zero gradient,

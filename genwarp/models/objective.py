@@ -164,8 +164,11 @@ class GenWarpObjective(nn.Module):
             noise = noise + self.noise_offset * offset
         num_t = self.noise_scheduler.config.num_train_timesteps
         timesteps = torch.randint(0, num_t, (b,), generator=generator, device=gen_device).to(device)
-        dropped = torch.rand((b,), generator=generator, device=gen_device).to(device) < self.condition_dropout
-        ref_index = torch.where(dropped.cpu(), -1, torch.arange(b))
+        drop_draw = torch.rand((b,), generator=generator, device=gen_device)
+        # The reference rows are decided on the host (from a CPU draw, no device read-back).
+        dropped_host = drop_draw.cpu() < self.condition_dropout
+        ref_index = torch.where(dropped_host, -1, torch.arange(b))
+        dropped = dropped_host.to(device)
 
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         if self.core.config.prediction_type == "v_prediction":

@@ -35,6 +35,9 @@ from genwarp.training.logging import flatten_config, log_images, tracker_setup
 from genwarp.training.validation import load_validation_pairs, run_validation
 
 
+NO_BAD_STEP = 2**62
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN/inf: the run stops instead of training on garbage."""
 
@@ -191,6 +194,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     data_iter = iter(loader)
     metrics: dict[str, float] = {}
     window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
+    first_bad = torch.full((), NO_BAD_STEP, dtype=torch.long, device=device)  # first non-finite step
     model.train()
     while step < t.max_steps:
         grad_norm = None
@@ -205,19 +209,17 @@ def train(cfg: TrainConfig) -> TrainResult:
                 loss = result.loss
                 if cfg.debug.nan_at_step is not None and step + 1 == cfg.debug.nan_at_step:
                     loss = loss * float("nan")
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"non-finite loss ({loss.item()}) at step {step + 1}; the last good checkpoint is "
-                        f"{last_checkpoint or 'none (no checkpoint written yet)'}. Lower trainer.learning_rate, "
-                        "enable trainer.max_grad_norm or switch trainer.mixed_precision, then resume=latest."
-                    )
+                # Recorded on the device (no host sync per step); checked by check_finite() at every
+                # log, checkpoint and validation, so no non-finite weights are ever saved.
+                first_bad = torch.minimum(first_bad, torch.where(torch.isfinite(loss.detach()), first_bad,
+                                                                 torch.full_like(first_bad, step + 1)))
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and t.max_grad_norm:
                     grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            window["loss"] += loss.detach().item()
+            window["loss"] = window["loss"] + loss.detach().float()
             window["n"] += 1
             window["samples"] += batch["src_image"].shape[0] * accelerator.num_processes
         step += 1
@@ -225,10 +227,18 @@ def train(cfg: TrainConfig) -> TrainResult:
             ema.step(accelerator.unwrap_model(model).trainable_parameters())
         bar.update(1)
 
-        if step % t.log_every == 0 or step == t.max_steps:
+        due = {
+            "log": step % t.log_every == 0 or step == t.max_steps,
+            "checkpoint": step % t.checkpoint_every == 0 or step == t.max_steps,
+            "validate": t.validate_every > 0 and (step % t.validate_every == 0 or step == t.max_steps),
+        }
+        if any(due.values()):  # every rank gets here at the same steps: the gather is safe
+            check_finite(accelerator.gather(first_bad[None]).min(), last_checkpoint)
+
+        if due["log"]:
             elapsed = max(time.perf_counter() - window["t0"], 1e-9)
             metrics = {
-                "train/loss": window["loss"] / max(window["n"], 1),
+                "train/loss": float(window["loss"]) / max(window["n"], 1),
                 "train/lr": lr_scheduler.get_last_lr()[0],
                 "perf/samples_per_s": window["samples"] / elapsed,
                 "perf/data_wait_s": window["data_wait"],
@@ -241,7 +251,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             bar.set_postfix(loss=f"{metrics['train/loss']:.4f}", sps=f"{metrics['perf/samples_per_s']:.1f}")
             window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
 
-        if step % t.checkpoint_every == 0 or step == t.max_steps:
+        if due["checkpoint"]:
             # Gathered from every process (a collective): evidence that all ranks stepped.
             per_rank = accelerator.gather(torch.tensor([step, pairs.skipped], device=device).unsqueeze(0))
             state = {"microbatches": step * t.gradient_accumulation_steps, "num_processes": accelerator.num_processes,
@@ -249,7 +259,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             last_checkpoint = save_checkpoint(accelerator, out, step, state, config_yaml, t.keep_last,
                                               kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
 
-        if t.validate_every > 0 and (step % t.validate_every == 0 or step == t.max_steps):
+        if due["validate"]:
             metrics.update(validate(cfg, accelerator, model, components, ema, val_batch, step, lpips_fn))
 
         if cfg.debug.sigkill_after_step is not None and step == cfg.debug.sigkill_after_step:
@@ -265,6 +275,17 @@ def train(cfg: TrainConfig) -> TrainResult:
         tracker.finish()
     return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
                        metrics=metrics)
+
+
+def check_finite(first_bad: torch.Tensor, last_checkpoint: Path | None) -> None:
+    """Raise :class:`NonFiniteLossError` if any step so far had a NaN/inf loss (one host read)."""
+    bad = int(first_bad)
+    if bad < NO_BAD_STEP:
+        raise NonFiniteLossError(
+            f"non-finite loss at step {bad}; the last good checkpoint is "
+            f"{last_checkpoint or 'none (no checkpoint written yet)'}. Lower trainer.learning_rate, "
+            "enable trainer.max_grad_norm or switch trainer.mixed_precision, then resume=latest."
+        )
 
 
 def _ema_weights(ema, model):
