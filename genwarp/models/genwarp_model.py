@@ -300,8 +300,9 @@ class GenWarpModel(ModelMixin, ConfigMixin):
         try:
             unet = UNet2DConditionModel.from_pretrained(pretrained, subfolder=subfolder, torch_dtype=torch_dtype)
         except (OSError, ValueError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise FileNotFoundError(
-                f"could not load a UNet2DConditionModel from {pretrained!r} (subfolder {subfolder!r}): {err}. "
+                f"could not load a UNet2DConditionModel from {pretrained!r} (subfolder {subfolder!r}): {reason} "
                 "Pass a local directory holding config.json + diffusion_pytorch_model.safetensors, or a hub id "
                 "such as 'lambdalabs/sd-image-variations-diffusers' on a machine with access to the hub "
                 "(then set HF_HUB_OFFLINE=1 to reuse the cache)."

@@ -37,7 +37,10 @@ def _load(what: str, loader: Callable[[], Any], where: str, hint: str) -> Any:
     try:
         return loader()
     except (OSError, ValueError, EnvironmentError) as err:
-        raise FileNotFoundError(f"could not load the {what} from {where}: {err}. {hint}") from err
+        if isinstance(err, FileNotFoundError) and "could not load" in str(err):
+            raise  # already ours, naming what and where
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FileNotFoundError(f"could not load the {what} from {where}: {reason} {hint}") from err
 
 
 def _behaviour(cfg: ModelConfig) -> dict[str, Any]:

@@ -87,3 +87,13 @@ def test_bad_values_fail_before_training_with_the_allowed_choices(stand_ins):
     cfg = _compose("data=re10k", "depth=gt", f"data.root={stand_ins['re10k']}")
     with pytest.raises(ValueError, match="needs ground-truth depth"):
         build_dataset(cfg.data, cfg.depth, split="train", seed=0, train=True)
+
+
+def test_missing_pretrained_weights_are_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = _compose("experiment=paper_re10k", f"model.pretrained={tmp_path / 'no_such_sd'}")
+    with pytest.raises(FileNotFoundError, match="(?s)no_such_sd.*sd-image-variations"):
+        build_components(cfg.model)
+    cfg = _compose("model=release", f"model.pretrained={tmp_path / 'no_release'}")
+    with pytest.raises(FileNotFoundError, match="Sony/genwarp"):
+        build_components(cfg.model)
