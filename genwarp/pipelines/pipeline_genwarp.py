@@ -181,6 +181,19 @@ class GenWarpPipeline(DiffusionPipeline):
             torch.nn.Module.to(module, device=device, dtype=torch_dtype)
         return cls(model=parts.model, codec=parts.vae, scheduler=parts.scheduler, image_encoder=parts.image_encoder)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> GenWarpPipeline:
+        """Load one of our pipeline folders (``save_pretrained`` output, e.g. ``<run>/model``) or
+        hub ids; a release root or a training run folder gets an error saying what to call instead."""
+        path = Path(str(pretrained_model_name_or_path))
+        if path.is_dir() and not (path / "model_index.json").is_file():
+            if (path / "sd-vae-ft-mse").is_dir() or list(path.glob("*/denoising_unet.pth")):
+                raise ValueError(f"{path} is in the authors' release layout: load it with "
+                                 f"GenWarpPipeline.from_release({str(path)!r}, variant='multi1')")
+            if (path / "model" / "model_index.json").is_file():
+                raise ValueError(f"{path} is a training run folder: its exported pipeline is {path / 'model'}")
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
     # ------------------------------------------------------------------ properties
     @property
     def latent_scale(self) -> float:

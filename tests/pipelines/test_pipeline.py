@@ -190,3 +190,14 @@ def test_speed_settings_default_to_the_plain_path_and_a_step_runner_sees_every_s
         pipe.speed = SamplingSpeed()
     assert torch.equal(hooked, plain)
     assert seen == [((2, 4, H // 8, W // 8), (-1, -1, 0, 1))] * 3  # CFG: unconditional half first, no reference
+
+
+def test_from_pretrained_on_a_release_root_or_run_folder_says_what_to_call(tmp_path):
+    from genwarp.testing import write_tiny_release
+
+    write_tiny_release(tmp_path / "release")
+    with pytest.raises(ValueError, match="from_release"):
+        GenWarpPipeline.from_pretrained(tmp_path / "release")
+    random_pipeline(seed=1).save_pretrained(tmp_path / "run" / "model")
+    with pytest.raises(ValueError, match="training run folder"):
+        GenWarpPipeline.from_pretrained(tmp_path / "run")
