@@ -141,15 +141,22 @@ class GenWarpObjective(nn.Module):
         }
 
     def loss_weights(self, timesteps: Tensor) -> Tensor:
-        """Min-SNR-γ weights (ones when ``snr_gamma`` is None)."""
+        """Min-SNR-γ weights of the per-item loss (ones when ``snr_gamma`` is None).
+
+        ε-prediction: ``min(snr, γ) / snr``. v-prediction: ``min(snr + 1, γ) / (snr + 1)``, the
+        form of the public AnimateAnyone / diffusers training templates. The v-loss already equals
+        ``(snr + 1)`` times the x0-loss, so this caps the x0 weight at γ while keeping weight 1 at
+        ``snr = 0``. The other common form, ``min(snr, γ) / (snr + 1)``, is 0 at t = 999 of the
+        zero-terminal-SNR schedule (and < 0.003 for t ≥ 900), leaving the very steps sampling
+        starts from untrained.
+        """
         if self.snr_gamma is None:
             return torch.ones_like(timesteps, dtype=torch.float32)
         ac = self.alphas_cumprod.to(timesteps.device)[timesteps]
         snr = ac / (1.0 - ac).clamp(min=1e-8)
-        clipped = snr.clamp(max=self.snr_gamma)
         if self.core.config.prediction_type == "v_prediction":
-            return clipped / (snr + 1.0)
-        return clipped / snr.clamp(min=1e-8)
+            return (snr + 1.0).clamp(max=self.snr_gamma) / (snr + 1.0)
+        return snr.clamp(max=self.snr_gamma) / snr.clamp(min=1e-8)
 
     def forward(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> ObjectiveOutput:
         inputs = self.prepare(batch)

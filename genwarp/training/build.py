@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diffusers import AutoencoderKL, DiffusionPipeline
+import torch
+from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
@@ -21,7 +22,7 @@ from genwarp.training.config import ModelConfig
 
 # Model-config fields that are sampling behaviour (stored in GenWarpModel's config).
 BEHAVIOUR_FIELDS = ("condition_kind", "num_frequencies", "coordinate_normalization", "warp_importance",
-                    "clip_preprocessing", "reference_attention", "uncond_uses_reference")
+                    "clip_preprocessing", "reference_attention", "uncond_uses_reference", "latent_scale")
 
 
 @dataclass
@@ -63,11 +64,78 @@ def _condition_stages(cfg: ModelConfig) -> tuple[int, ...]:
     factor = cfg.pixel_factor if cfg.codec == "pixel" else 8
     if factor not in PIXEL_FACTORS:
         raise ValueError(f"model.pixel_factor must be one of {PIXEL_FACTORS}, got {factor}")
-    return (16, 32, 64, 128)[: PIXEL_FACTORS.index(factor) + 1]
+    stages = PIXEL_FACTORS.index(factor) + 1
+    if cfg.condition_block_channels is None:
+        return (16, 32, 64, 128)[:stages]
+    widths = tuple(int(c) for c in cfg.condition_block_channels)
+    if len(widths) != stages or min(widths) < 1:
+        raise ValueError(
+            f"model.condition_block_channels={list(widths)} gives a stride of {2 ** (len(widths) - 1)}, but the "
+            f"codec downsamples by {factor}: give {stages} positive widths, e.g. {list((16, 32, 64, 128)[:stages])}"
+        )
+    return widths
+
+
+CONDITION_ENCODER_INITS = ("zero", "kaiming")
+
+
+@torch.no_grad()
+def kaiming_condition_encoder_init(encoder: nn.Module, gain: float = 1.0) -> None:
+    """Variance-preserving init of every conv of the condition encoder (zero biases).
+
+    PyTorch's default conv init shrinks activations about threefold per layer, so a random
+    encoder's output is ~0.05 rms against ~1 of a U-Net's ``conv_in`` output: the coordinate code
+    is then too faint for attention to key on. Kaiming-normal (fan-in, ReLU gain, close to SiLU's)
+    keeps it near the input's scale; ``gain`` then scales the output conv, so that the coordinate
+    code can outweigh the image content (or noise) in the residual stream it is added to.
+    """
+    for module in encoder.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    encoder.conv_out.weight.mul_(gain)
+ATTENTION_INITS = ("default", "similarity")
+
+
+@torch.no_grad()
+def similarity_attention_init(unet: UNet2DConditionModel, scale: float = 1.0) -> int:
+    """Set ``to_q`` ← scale·``to_q`` and ``to_k`` ← ``to_q`` in every self-attention of ``unet``.
+
+    Then ``q·k = |W x|²``-like: each token's scores favour tokens with similar features, which is
+    what a pretrained U-Net's self-attention starts from. Returns the number of layers changed.
+    """
+    n = 0
+    for name, module in unet.named_modules():
+        if name.endswith(".attn1") and hasattr(module, "to_q") and hasattr(module, "to_k"):
+            module.to_q.weight.mul_(scale)
+            module.to_k.weight.copy_(module.to_q.weight)
+            n += 1
+    return n
 
 
 def _random_model(cfg: ModelConfig) -> GenWarpModel:
-    return GenWarpModel(unet=_unet_config(cfg), condition_block_channels=_condition_stages(cfg), **_behaviour(cfg))
+    if cfg.condition_encoder_init not in CONDITION_ENCODER_INITS:
+        raise ValueError(f"model.condition_encoder_init must be one of {CONDITION_ENCODER_INITS}, "
+                         f"got {cfg.condition_encoder_init!r}")
+    model = GenWarpModel(unet=_unet_config(cfg), condition_block_channels=_condition_stages(cfg), **_behaviour(cfg))
+    if cfg.condition_encoder_gain != 1.0 and cfg.condition_encoder_init != "kaiming":
+        raise ValueError(f"model.condition_encoder_gain={cfg.condition_encoder_gain} scales the kaiming init only; "
+                         f"set model.condition_encoder_init=kaiming or remove the override")
+    if cfg.attention_init_scale != 1.0 and cfg.attention_init != "similarity":
+        raise ValueError(f"model.attention_init_scale={cfg.attention_init_scale} applies to "
+                         "model.attention_init=similarity only: set it or remove the override")
+    if cfg.condition_encoder_init == "kaiming":
+        kaiming_condition_encoder_init(model.condition_encoder, cfg.condition_encoder_gain)
+    if cfg.preserver_from_denoiser:
+        if dict(model.preserver.config) != dict(model.denoiser.config):
+            raise ValueError("model.preserver_from_denoiser needs one U-Net config for both streams")
+        model.preserver.load_state_dict(model.denoiser.state_dict())
+    if cfg.attention_init not in ATTENTION_INITS:
+        raise ValueError(f"model.attention_init must be one of {ATTENTION_INITS}, got {cfg.attention_init!r}")
+    if cfg.attention_init == "similarity":
+        for unet in (model.denoiser, model.preserver):
+            similarity_attention_init(unet, cfg.attention_init_scale)
+    return model
 
 
 def _sd_model(cfg: ModelConfig) -> GenWarpModel:
@@ -118,6 +186,14 @@ def build_components(cfg: ModelConfig) -> Components:
     """Model (initialised as ``cfg.init`` says), codec and image encoder, with trainability set."""
     if cfg.init not in MODEL_INITS:
         raise ValueError(f"model.init must be one of {sorted(MODEL_INITS)}, got {cfg.init!r}")
+    if cfg.init != "random" and (cfg.condition_block_channels is not None or cfg.condition_encoder_init != "zero"
+                                 or cfg.preserver_from_denoiser or cfg.attention_init != "default"):
+        raise ValueError(
+            "model.condition_block_channels / condition_encoder_init / preserver_from_denoiser / attention_init "
+            "apply to "
+            f"model.init=random only; "
+            f"model.init={cfg.init} takes the condition encoder from its weights: remove these overrides"
+        )
     if cfg.init in ("release", "pretrained") and not cfg.pretrained:
         raise ValueError(f"model.init={cfg.init} needs model.pretrained (the checkpoint folder)")
     if cfg.init == "release":

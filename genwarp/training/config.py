@@ -38,10 +38,28 @@ class ModelConfig:
     image_encoder: str | None = None  # dir / hub id of a CLIPVisionModelWithProjection
     image_encoder_subfolder: str | None = None
     condition_kind: str = "coords"  # coords | depth | image | plucker
+    # Condition-encoder stage widths (random init only); their count must match the codec's stride
+    # (one stage per factor of 2). None: (16, 32, 64, 128) cut to the stride, the release's widths.
+    condition_block_channels: list[int] | None = None
+    # Random init only: ``zero`` zeroes the condition encoder's output conv (right for pretrained
+    # U-Nets, whose behaviour it keeps); ``kaiming`` is a variance-preserving init of all its convs,
+    # so the coordinate code reaches a from-scratch model at full strength from the first step.
+    condition_encoder_init: str = "zero"
+    condition_encoder_gain: float = 1.0  # ``kaiming`` only: scale of the output conv's weights
+    # Random init only: start the preserver as a copy of the denoiser's random weights, as the paper
+    # starts both streams from one Stable Diffusion U-Net (false: two independent draws).
+    preserver_from_denoiser: bool = False
+    # Random init only: ``similarity`` starts every self-attention with to_k = to_q scaled by
+    # ``attention_init_scale``, so attention begins as a feature-similarity kernel (as a
+    # pretrained U-Net's does) and target tokens find source tokens with the same coordinate code
+    # from the first step; ``default``: independent draws.
+    attention_init: str = "default"
+    attention_init_scale: float = 1.0
     num_frequencies: int = 2
     coordinate_normalization: str = "pixel_centers"
     warp_importance: str = "inverse_depth"
     clip_preprocessing: str = "standard"
+    latent_scale: float | None = None  # latents = codec(image) · scale; None: the codec's own (VAE 0.18215, pixel 1)
     reference_attention: bool = True
     uncond_uses_reference: bool = False
     train_preserver: bool = True

@@ -54,9 +54,13 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
     """Sample the validation batch; returns ``(metrics, grid image)``.
 
     Metrics: ``val/psnr`` of generated views, ``val/psnr_warp_only`` of the forward-warped source
-    (holes black; the warp-only baseline on the same pairs) and ``val/lpips`` when ``lpips_fn`` is
-    given.
+    (holes black; the warp-only baseline on the same pairs), the generated views' PSNR on the
+    target region the warp covers (``val/psnr_visible``, a model that uses the source copies it
+    first) and on the holes (``val/psnr_invisible``, pairs without holes left out), the warp's
+    ``val/psnr_warp_only_visible``, and ``val/lpips`` when ``lpips_fn`` is given.
     """
+    from genwarp.evaluation.metrics import psnr as masked_psnr
+
     device = pipe._execution_device
     src, tgt = batch["src_image"].to(device), batch["tgt_image"].to(device)
     h, w = src.shape[-2:]
@@ -72,6 +76,12 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
         "val/psnr_warp_only": float(psnr(out.warped, tgt).mean()),
         "val/visible_fraction": float(out.visibility.mean()),
     }
+    visible = (out.visibility > 0.5).float()
+    for name, pred, mask in (("psnr_visible", out.images, visible), ("psnr_invisible", out.images, 1.0 - visible),
+                             ("psnr_warp_only_visible", out.warped, visible)):
+        values = masked_psnr(pred, tgt, mask)  # NaN for an image without such pixels
+        values = values[~torch.isnan(values)]
+        metrics[f"val/{name}"] = float(values.mean()) if values.numel() else float("nan")
     if lpips_fn is not None:
         metrics["val/lpips"] = float(lpips_fn(out.images, tgt).mean())
     rows = [[src[i].cpu(), out.warped[i].cpu(), out.images[i].cpu(), tgt[i].cpu()] for i in range(src.shape[0])]
