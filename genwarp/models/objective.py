@@ -26,6 +26,29 @@ def _unwrap(model: nn.Module) -> GenWarpModel:
     return model
 
 
+TIMESTEP_BIAS_STRATEGIES = ("none", "later", "earlier")
+
+
+def timestep_probabilities(num_timesteps: int, strategy: str = "none", multiplier: float = 1.0,
+                           portion: float = 0.25) -> Tensor | None:
+    """Training-timestep distribution (``None``: uniform): ``later``/``earlier`` multiply the
+    probability of the highest/lowest ``portion`` of the timesteps by ``multiplier``."""
+    if strategy not in TIMESTEP_BIAS_STRATEGIES:
+        raise ValueError(f"timestep_bias_strategy must be one of {TIMESTEP_BIAS_STRATEGIES}, got {strategy!r}")
+    if strategy == "none":
+        return None
+    if not 0.0 < portion < 1.0 or multiplier <= 0:
+        raise ValueError(f"timestep bias needs 0 < portion < 1 and multiplier > 0, got portion={portion}, "
+                         f"multiplier={multiplier}")
+    weights = torch.ones(num_timesteps)
+    n = max(1, int(round(portion * num_timesteps)))
+    if strategy == "later":
+        weights[-n:] *= multiplier
+    else:
+        weights[:n] *= multiplier
+    return weights / weights.sum()
+
+
 REQUIRED_KEYS = ("src_image", "tgt_image", "src_depth", "src_intrinsics", "tgt_intrinsics")
 
 
@@ -53,6 +76,10 @@ class GenWarpObjective(nn.Module):
         snr_gamma: min-SNR-γ loss weighting (``None``: uniform).
         noise_offset: scale of the per-channel offset noise (0: off).
         near, far: clip planes handed to the warp (used by the release importance weighting).
+        timestep_bias_strategy, timestep_bias_multiplier, timestep_bias_portion: as the
+            diffusers SDXL training script: ``"later"`` (``"earlier"``) makes the highest (lowest)
+            ``portion`` of the timesteps ``multiplier`` times as likely; ``"none"`` is uniform.
+            High-noise steps are where the denoiser must take everything from the reference.
     """
 
     def __init__(
@@ -66,6 +93,9 @@ class GenWarpObjective(nn.Module):
         noise_offset: float = 0.0,
         near: float = 0.01,
         far: float = 100.0,
+        timestep_bias_strategy: str = "none",
+        timestep_bias_multiplier: float = 1.0,
+        timestep_bias_portion: float = 0.25,
     ):
         super().__init__()
         if not 0.0 <= condition_dropout <= 1.0:
@@ -86,6 +116,9 @@ class GenWarpObjective(nn.Module):
         self.register_buffer(
             "alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False
         )
+        self.timestep_probs = timestep_probabilities(self.noise_scheduler.config.num_train_timesteps,
+                                                     timestep_bias_strategy, timestep_bias_multiplier,
+                                                     timestep_bias_portion)
 
     @property
     def core(self) -> GenWarpModel:
@@ -170,7 +203,11 @@ class GenWarpObjective(nn.Module):
             offset = torch.randn((b, latents.shape[1], 1, 1), generator=generator, device=gen_device).to(device)
             noise = noise + self.noise_offset * offset
         num_t = self.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, num_t, (b,), generator=generator, device=gen_device).to(device)
+        if self.timestep_probs is None:
+            timesteps = torch.randint(0, num_t, (b,), generator=generator, device=gen_device).to(device)
+        else:
+            timesteps = torch.multinomial(self.timestep_probs.to(gen_device), b, replacement=True,
+                                          generator=generator).to(device)
         drop_draw = torch.rand((b,), generator=generator, device=gen_device)
         # The reference rows are decided on the host (from a CPU draw, no device read-back).
         dropped_host = drop_draw.cpu() < self.condition_dropout
@@ -192,4 +229,4 @@ class GenWarpObjective(nn.Module):
         return ObjectiveOutput(loss=loss, loss_per_item=per_item.detach(), timesteps=timesteps, dropped=dropped)
 
 
-__all__ = ["GenWarpObjective", "ObjectiveOutput"]
+__all__ = ["GenWarpObjective", "ObjectiveOutput", "TIMESTEP_BIAS_STRATEGIES", "timestep_probabilities"]

@@ -127,6 +127,10 @@ class TrainerConfig:
     condition_dropout: float = 0.1
     snr_gamma: float | None = None
     noise_offset: float = 0.0
+    # Training-timestep bias (diffusers SDXL script semantics): none | later | earlier
+    timestep_bias_strategy: str = "none"
+    timestep_bias_multiplier: float = 1.0
+    timestep_bias_portion: float = 0.25
     ema: bool = False
     ema_decay: float = 0.9999
     checkpoint_every: int = 500

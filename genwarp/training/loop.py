@@ -167,7 +167,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         accelerator.register_for_checkpointing(ema)
     objective = GenWarpObjective(model, components.codec, components.image_encoder,
                                  condition_dropout=t.condition_dropout, snr_gamma=t.snr_gamma,
-                                 noise_offset=t.noise_offset, near=t.near, far=t.far)
+                                 noise_offset=t.noise_offset, near=t.near, far=t.far,
+                                 timestep_bias_strategy=t.timestep_bias_strategy,
+                                 timestep_bias_multiplier=t.timestep_bias_multiplier,
+                                 timestep_bias_portion=t.timestep_bias_portion)
 
     step, last_checkpoint = 0, None
     resume_from = resolve_resume(cfg.resume, out)

@@ -52,8 +52,16 @@ def test_main_job_trains_then_scores_against_warp_only(train_cli, tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["summary"]) == {"genwarp", "warp_only"}
     assert {"psnr", "ssim"} <= set(results["metrics"])
+    summary = results["summary"]
     for method in ("genwarp", "warp_only"):
-        assert results["summary"][method]["all"]["psnr"] > 0
+        assert summary[method]["all"]["n"] == 4
+        # The printed table is the results file, number for number.
+        assert f"| {summary[method]['all']['psnr']:.2f} | {summary[method]['all']['ssim']:.4f} |" in proc.stdout
+    # Warp-only copies exact colours where it lands and leaves black holes: a scorer or a
+    # visibility mask that mixed the regions up, or scored the wrong images, would break this.
+    warp = summary["warp_only"]["all"]
+    assert warp["psnr_visible"] > 25.0 and warp["psnr_invisible"] < warp["psnr_visible"] - 5.0, warp
+    assert summary["genwarp"]["all"]["psnr"] != warp["psnr"]  # two methods, two sets of images
     assert (tmp_path / "results.md").read_text().count("|") > 10
     assert (tmp_path / "results_grid.png").is_file()
 
