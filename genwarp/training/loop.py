@@ -200,7 +200,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     first_bad = torch.full((), NO_BAD_STEP, dtype=torch.long, device=device)  # first non-finite step
     model.train()
     while step < t.max_steps:
-        grad_norm = None
+        grad_norm, part_norms = None, None
+        log_due = (step + 1) % t.log_every == 0 or step + 1 == t.max_steps
         for micro in range(t.gradient_accumulation_steps):
             t_wait = time.perf_counter()
             batch = to_device(next(data_iter), device)
@@ -217,6 +218,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 first_bad = torch.minimum(first_bad, torch.where(torch.isfinite(loss.detach()), first_bad,
                                                                  torch.full_like(first_bad, step + 1)))
                 accelerator.backward(loss)
+                if accelerator.sync_gradients and log_due:
+                    part_norms = component_grad_norms(accelerator.unwrap_model(model))  # before clipping
                 if accelerator.sync_gradients and t.max_grad_norm:
                     grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                 optimizer.step()
@@ -248,6 +251,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             }
             if grad_norm is not None:
                 metrics["train/grad_norm"] = float(grad_norm)
+            if part_norms is not None:
+                metrics.update({f"train/grad_norm_{name}": float(v) for name, v in part_norms.items()})
             if device.type == "cuda":
                 metrics["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
             accelerator.log(metrics, step=step)
@@ -278,6 +283,19 @@ def train(cfg: TrainConfig) -> TrainResult:
         tracker.finish()
     return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
                        metrics=metrics)
+
+
+def component_grad_norms(model) -> dict[str, torch.Tensor]:
+    """L2 norm of the gradients of the preserver, the denoiser and the condition encoder (on the
+    device; read on log steps only). A preserver or condition encoder whose norm stays orders of
+    magnitude below the denoiser's is barely being trained (docs/learning.md)."""
+    norms = {}
+    for name in ("preserver", "denoiser", "condition_encoder"):
+        part = getattr(model, name, None)
+        grads = [p.grad.detach().float().norm() for p in part.parameters() if p.grad is not None] if part else []
+        if grads:  # sharded engines may hold no local gradient for a part
+            norms[name] = torch.linalg.vector_norm(torch.stack(grads))
+    return norms
 
 
 def check_finite(first_bad: torch.Tensor, last_checkpoint: Path | None) -> None:

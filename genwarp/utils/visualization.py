@@ -25,19 +25,30 @@ def image_grid(
     column_labels: Sequence[str] | None = None,
     pad: int = 2,
     label_height: int = 14,
+    min_tile: int = 96,
 ) -> PIL.Image.Image:
-    """A grid of same-size images (rows × columns) with optional column labels on top."""
+    """A grid of same-size images (rows × columns) with optional column labels on top.
+
+    Images narrower than ``min_tile`` pixels are enlarged by an integer factor (nearest
+    neighbour, so pixels stay pixels) until they are at least that wide: 32² validation images
+    can be looked at, and a column label fits over its column.
+    """
     if not rows or not rows[0]:
         raise ValueError("image_grid needs at least one row with one image")
-    h, w = rows[0][0].shape[-2:]
+    h0, w0 = rows[0][0].shape[-2:]
+    scale = max(1, -(-min_tile // w0))  # ceil
+    h, w = h0 * scale, w0 * scale
     n_cols = max(len(r) for r in rows)
     top = label_height if column_labels else 0
     canvas = PIL.Image.new("RGB", (n_cols * (w + pad) + pad, top + len(rows) * (h + pad) + pad), (255, 255, 255))
     for i, row in enumerate(rows):
         for j, image in enumerate(row):
-            if image.shape[-2:] != (h, w):
-                raise ValueError(f"grid image ({i}, {j}) has size {tuple(image.shape[-2:])}, expected {(h, w)}")
-            canvas.paste(PIL.Image.fromarray(to_uint8(image)), (pad + j * (w + pad), top + pad + i * (h + pad)))
+            if image.shape[-2:] != (h0, w0):
+                raise ValueError(f"grid image ({i}, {j}) has size {tuple(image.shape[-2:])}, expected {(h0, w0)}")
+            tile = PIL.Image.fromarray(to_uint8(image))
+            if scale > 1:
+                tile = tile.resize((w, h), PIL.Image.NEAREST)
+            canvas.paste(tile, (pad + j * (w + pad), top + pad + i * (h + pad)))
     if column_labels:
         draw = PIL.ImageDraw.Draw(canvas)
         for j, label in enumerate(column_labels):

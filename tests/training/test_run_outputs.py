@@ -21,6 +21,9 @@ def test_one_step_of_everything(train_cli, tmp_path):
     assert list((tmp_path / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
     metrics = json.loads((tmp_path / "final_metrics.json").read_text())
     assert metrics["step"] == 1 and "train/loss" in metrics and "val/psnr_warp_only" in metrics
+    assert {"val/psnr_visible", "val/psnr_invisible"} <= set(metrics)
+    for part in ("preserver", "denoiser", "condition_encoder"):  # every trained part gets a gradient
+        assert metrics[f"train/grad_norm_{part}"] > 0, part
 
     pipe = GenWarpPipeline.from_pretrained(tmp_path / "model")
     pipe.set_progress_bar_config(disable=True)
