@@ -94,6 +94,8 @@ def kaiming_condition_encoder_init(encoder: nn.Module, gain: float = 1.0) -> Non
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             nn.init.zeros_(module.bias)
     encoder.conv_out.weight.mul_(gain)
+
+
 ATTENTION_INITS = ("default", "similarity")
 
 
@@ -113,26 +115,31 @@ def similarity_attention_init(unet: UNet2DConditionModel, scale: float = 1.0) ->
     return n
 
 
-def _random_model(cfg: ModelConfig) -> GenWarpModel:
+def _check_init_knobs(cfg: ModelConfig) -> None:
+    """The from-scratch knobs: known values, and none set that would be ignored."""
     if cfg.condition_encoder_init not in CONDITION_ENCODER_INITS:
         raise ValueError(f"model.condition_encoder_init must be one of {CONDITION_ENCODER_INITS}, "
                          f"got {cfg.condition_encoder_init!r}")
-    model = GenWarpModel(unet=_unet_config(cfg), condition_block_channels=_condition_stages(cfg), **_behaviour(cfg))
+    if cfg.attention_init not in ATTENTION_INITS:
+        raise ValueError(f"model.attention_init must be one of {ATTENTION_INITS}, got {cfg.attention_init!r}")
     if cfg.condition_encoder_gain != 1.0 and cfg.condition_encoder_init != "kaiming":
         raise ValueError(f"model.condition_encoder_gain={cfg.condition_encoder_gain} scales the kaiming init only; "
-                         f"set model.condition_encoder_init=kaiming or remove the override")
+                         "set model.condition_encoder_init=kaiming or remove the override")
     if cfg.attention_init_scale != 1.0 and cfg.attention_init != "similarity":
         raise ValueError(f"model.attention_init_scale={cfg.attention_init_scale} applies to "
                          "model.attention_init=similarity only: set it or remove the override")
+
+
+def _random_model(cfg: ModelConfig) -> GenWarpModel:
+    _check_init_knobs(cfg)
+    model = GenWarpModel(unet=_unet_config(cfg), condition_block_channels=_condition_stages(cfg), **_behaviour(cfg))
     if cfg.condition_encoder_init == "kaiming":
         kaiming_condition_encoder_init(model.condition_encoder, cfg.condition_encoder_gain)
     if cfg.preserver_from_denoiser:
         if dict(model.preserver.config) != dict(model.denoiser.config):
             raise ValueError("model.preserver_from_denoiser needs one U-Net config for both streams")
         model.preserver.load_state_dict(model.denoiser.state_dict())
-    if cfg.attention_init not in ATTENTION_INITS:
-        raise ValueError(f"model.attention_init must be one of {ATTENTION_INITS}, got {cfg.attention_init!r}")
-    if cfg.attention_init == "similarity":
+    if cfg.attention_init == "similarity":  # after the copy: both streams get the same kernel
         for unet in (model.denoiser, model.preserver):
             similarity_attention_init(unet, cfg.attention_init_scale)
     return model
@@ -187,12 +194,12 @@ def build_components(cfg: ModelConfig) -> Components:
     if cfg.init not in MODEL_INITS:
         raise ValueError(f"model.init must be one of {sorted(MODEL_INITS)}, got {cfg.init!r}")
     if cfg.init != "random" and (cfg.condition_block_channels is not None or cfg.condition_encoder_init != "zero"
-                                 or cfg.preserver_from_denoiser or cfg.attention_init != "default"):
+                                 or cfg.condition_encoder_gain != 1.0 or cfg.preserver_from_denoiser
+                                 or cfg.attention_init != "default" or cfg.attention_init_scale != 1.0):
         raise ValueError(
             "model.condition_block_channels / condition_encoder_init / preserver_from_denoiser / attention_init "
-            "apply to "
-            f"model.init=random only; "
-            f"model.init={cfg.init} takes the condition encoder from its weights: remove these overrides"
+            f"apply to model.init=random only; model.init={cfg.init} takes its weights from the checkpoint: "
+            "remove these overrides"
         )
     if cfg.init in ("release", "pretrained") and not cfg.pretrained:
         raise ValueError(f"model.init={cfg.init} needs model.pretrained (the checkpoint folder)")
