@@ -292,7 +292,7 @@ def component_grad_norms(model) -> dict[str, torch.Tensor]:
     norms = {}
     for name in ("preserver", "denoiser", "condition_encoder"):
         part = getattr(model, name, None)
-        grads = [p.grad.detach().float().norm() for p in part.parameters() if p.grad is not None] if part else []
+        grads = [p.grad.detach().float().norm() for p in part.parameters() if p.grad is not None] if part is not None else []
         if grads:  # sharded engines may hold no local gradient for a part
             norms[name] = torch.linalg.vector_norm(torch.stack(grads))
     return norms
