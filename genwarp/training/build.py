@@ -6,6 +6,7 @@ naming what was looked for and where.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,9 @@ def _condition_stages(cfg: ModelConfig) -> tuple[int, ...]:
 
 
 CONDITION_ENCODER_INITS = ("zero", "kaiming")
+# ModelConfig fields that only model.init=random uses, with their defaults.
+RANDOM_INIT_KNOBS = {"condition_block_channels": None, "condition_encoder_init": "zero", "condition_encoder_gain": 1.0,
+                     "preserver_from_denoiser": False, "attention_init": "default", "attention_init_scale": 1.0}
 
 
 @torch.no_grad()
@@ -193,14 +197,14 @@ def build_components(cfg: ModelConfig) -> Components:
     """Model (initialised as ``cfg.init`` says), codec and image encoder, with trainability set."""
     if cfg.init not in MODEL_INITS:
         raise ValueError(f"model.init must be one of {sorted(MODEL_INITS)}, got {cfg.init!r}")
-    if cfg.init != "random" and (cfg.condition_block_channels is not None or cfg.condition_encoder_init != "zero"
-                                 or cfg.condition_encoder_gain != 1.0 or cfg.preserver_from_denoiser
-                                 or cfg.attention_init != "default" or cfg.attention_init_scale != 1.0):
-        raise ValueError(
-            "model.condition_block_channels / condition_encoder_init / preserver_from_denoiser / attention_init "
-            f"apply to model.init=random only; model.init={cfg.init} takes its weights from the checkpoint: "
-            "remove these overrides"
-        )
+    if cfg.init != "random":
+        ignored = [k for k, default in RANDOM_INIT_KNOBS.items() if getattr(cfg, k) != default]
+        if ignored:
+            # Announced, not refused: the default experiment sets these for its random model, so a user
+            # switching model.init on the command line would otherwise have to undo them one by one.
+            logging.getLogger(__name__).warning(
+                "model.init=%s takes its weights from the checkpoint: the random-init settings %s are not used",
+                cfg.init, ", ".join(f"model.{k}={getattr(cfg, k)}" for k in ignored))
     if cfg.init in ("release", "pretrained") and not cfg.pretrained:
         raise ValueError(f"model.init={cfg.init} needs model.pretrained (the checkpoint folder)")
     if cfg.init == "release":

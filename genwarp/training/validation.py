@@ -85,7 +85,7 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
     if lpips_fn is not None:
         metrics["val/lpips"] = float(lpips_fn(out.images, tgt).mean())
     rows = [[src[i].cpu(), out.warped[i].cpu(), out.images[i].cpu(), tgt[i].cpu()] for i in range(src.shape[0])]
-    return metrics, image_grid(rows, GRID_COLUMNS)
+    return metrics, image_grid(rows, GRID_COLUMNS, min_tile=96)  # small images enlarged: labels fit
 
 
 __all__ = ["GRID_COLUMNS", "load_validation_pairs", "psnr", "run_validation"]

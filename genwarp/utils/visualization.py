@@ -25,13 +25,13 @@ def image_grid(
     column_labels: Sequence[str] | None = None,
     pad: int = 2,
     label_height: int = 14,
-    min_tile: int = 96,
+    min_tile: int = 0,
 ) -> PIL.Image.Image:
     """A grid of same-size images (rows × columns) with optional column labels on top.
 
-    Images narrower than ``min_tile`` pixels are enlarged by an integer factor (nearest
-    neighbour, so pixels stay pixels) until they are at least that wide: 32² validation images
-    can be looked at, and a column label fits over its column.
+    Images narrower than ``min_tile`` pixels (default 0: never) are enlarged by an integer factor
+    (nearest neighbour, so pixels stay pixels) until they are at least that wide: 32² validation
+    images can then be looked at, and a column label fits over its column.
     """
     if not rows or not rows[0]:
         raise ValueError("image_grid needs at least one row with one image")
@@ -56,11 +56,11 @@ def image_grid(
     return canvas
 
 
-def save_image_grid(rows, path: str | Path, column_labels: Sequence[str] | None = None) -> Path:
+def save_image_grid(rows, path: str | Path, column_labels: Sequence[str] | None = None, min_tile: int = 0) -> Path:
     """:func:`image_grid` written to ``path`` (PNG); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image_grid(rows, column_labels).save(path)
+    image_grid(rows, column_labels, min_tile=min_tile).save(path)
     return path
 
 

@@ -63,9 +63,10 @@ def test_ignored_or_bad_init_overrides_are_refused(over, match):
         build_components(_cfg(**over))
 
 
-def test_init_knobs_are_refused_for_pretrained_inits():
-    with pytest.raises(ValueError, match="model.init=random only"):
-        build_components(_cfg(init="pretrained", pretrained="/nowhere", condition_encoder_init="kaiming"))
+def test_init_knobs_are_announced_as_unused_for_checkpoint_inits(caplog, tmp_path):
+    with pytest.raises(FileNotFoundError), caplog.at_level("WARNING"):
+        build_components(_cfg(init="pretrained", pretrained=str(tmp_path / "none"), condition_encoder_init="kaiming"))
+    assert "model.condition_encoder_init=kaiming" in caplog.text and "not used" in caplog.text
 
 
 def test_timestep_bias_later_moves_the_draws_up():
