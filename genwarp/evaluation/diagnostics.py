@@ -94,9 +94,9 @@ def source_swap_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guidanc
     src = batch["src_image"]
     if src.shape[0] < 2:
         raise ValueError("source_swap_sensitivity needs at least 2 pairs")
-    a = _call(pipe, batch, steps=steps, guidance=guidance).images
+    out = _call(pipe, batch, steps=steps, guidance=guidance)
+    a, vis = out.images, (out.visibility > 0.5).float()  # visibility: geometry only, same for both calls
     b = _call(pipe, batch, steps=steps, guidance=guidance, src_image=src.roll(1, 0)).images
-    vis = (_call(pipe, batch, steps=1, guidance=1.0).visibility > 0.5).float()
     change = ((a - b) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
     source_change = ((src - src.roll(1, 0)) ** 2).mean()
     return {"visible_change_rms": float(change.sqrt()), "source_change_rms": float(source_change.sqrt()),

@@ -19,7 +19,6 @@ from genwarp.training.config import TrainConfig
 from genwarp.utils import save_image_grid
 
 METHODS = ("genwarp", "warp_only")
-GRID_MIN_TILE = 96  # 32² images enlarged (nearest) to ≥ 96 px: visible, and the column labels fit
 
 
 def available_metrics() -> list[str]:
@@ -101,7 +100,9 @@ def write_grid(eval_root: Path, path: Path, rows: int) -> Path:
     ids = [p["id"] for p in gen.read_manifest()["pairs"]][:rows]
     grid = [[read_png(gen.path("sources", i)), read_png(warp.path("images", i)), read_png(gen.path("images", i)),
              read_png(gen.path("targets", i))] for i in ids]
-    return save_image_grid(grid, path, ["source", "warped", "generated", "target"], min_tile=GRID_MIN_TILE)
+    from genwarp.training.validation import GRID_COLUMNS, GRID_MIN_TILE
+
+    return save_image_grid(grid, path, GRID_COLUMNS, min_tile=GRID_MIN_TILE)
 
 
 __all__ = ["available_metrics", "evaluate_trained", "results_table", "write_grid"]

@@ -19,6 +19,7 @@ from genwarp.geometry import relative_transform
 from genwarp.utils import image_grid
 
 GRID_COLUMNS = ["source", "warped", "generated", "target"]
+GRID_MIN_TILE = 96  # small (32²) images enlarged (nearest) to ≥ 96 px: visible, and the column labels fit
 
 
 def load_validation_pairs(dataset: PairDataset, num_pairs: int, index: str | Path | None = None) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
     if lpips_fn is not None:
         metrics["val/lpips"] = float(lpips_fn(out.images, tgt).mean())
     rows = [[src[i].cpu(), out.warped[i].cpu(), out.images[i].cpu(), tgt[i].cpu()] for i in range(src.shape[0])]
-    return metrics, image_grid(rows, GRID_COLUMNS, min_tile=96)  # small images enlarged: labels fit
+    return metrics, image_grid(rows, GRID_COLUMNS, min_tile=GRID_MIN_TILE)
 
 
 __all__ = ["GRID_COLUMNS", "load_validation_pairs", "psnr", "run_validation"]

@@ -1,4 +1,4 @@
-"""The main job's recipe learns to take the target's appearance from the source (≤ 90 s on 2 cores).
+"""The main job's recipe learns to take the target's appearance from the source.
 
 Fixed pairs: two synthetic pairs, each in four colourings of source and target together (as is,
 inverted, channels permuted, both). The four colourings of a pair share depth and cameras, hence every warped
