@@ -51,7 +51,10 @@ def test_sampled_image_matches_the_release(pipe, release_dir, run):
     assert (out.warped - g["out_warped"]).abs().max().item() <= 2e-3
     assert (out.correspondence - g["out_correspondence"]).abs().max().item() <= 1e-4
     assert pipe.scheduler.timesteps.tolist() == g["timesteps"].tolist()
-    torch.testing.assert_close(pipe.scheduler.alphas_cumprod, g["alphas_cumprod"], atol=0, rtol=0)
+    # Not bit-exact: the same torch and diffusers versions give tables differing by up to 3.6e-7 abs
+    # (3.7e-6 rel) on different machines (cumprod's reduction order follows the vector width). A wrong
+    # schedule is far outside this: no zero-SNR rescale is 3.5e-2 away, a "linear" schedule further.
+    torch.testing.assert_close(pipe.scheduler.alphas_cumprod, g["alphas_cumprod"], atol=1e-6, rtol=2e-5)
 
 
 @pytest.mark.parametrize("run", RUNS)
