@@ -8,6 +8,8 @@
 For every ``<root>/<split>/<sequence>.txt`` the video ``<videos>/<sequence>.mp4`` (or
 ``<youtube id>.mp4``/.mkv/.webm) is decoded and the listed frames are written to
 ``<frames_root>/<split>/<sequence>/<timestamp>.<ext>``. Resumable (existing frames are skipped).
+Rows with a non-finite value or a repeated timestamp are not extracted (the loaders drop the same
+rows) and are counted; a camera file without its URL line is counted too (its first row is kept).
 Prints a summary of missing videos and frames and writes the full report as JSON.
 """
 
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         "frames_written": sum(r["written"] for r in reports),
         "frames_already_present": sum(r["skipped_existing"] for r in reports),
         "frames_missing": sum(len(r["missing_frames"]) for r in reports if r["status"] != "missing_video"),
+        # camera-file rows not extracted (the loaders drop the same rows) and files without a URL line
+        "rows_invalid_pose": sum(r["dropped_rows"].get("invalid_pose", 0) for r in reports),
+        "rows_duplicate_timestamp": sum(r["dropped_rows"].get("duplicate_timestamp", 0) for r in reports),
+        "camera_files_without_url": sum(bool(r["url_missing"]) for r in reports),
     }
     report_path = args.report or frames_root / args.split / "prepare_report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,9 @@ class SequenceReport:
     written: int = 0
     skipped_existing: int = 0
     missing_frames: list[int] = field(default_factory=list)  # timestamps not found in the video
+    dropped_rows: dict[str, int] = field(default_factory=dict)  # rows not extracted, by kind (invalid_pose, duplicate_timestamp)
+    dropped_examples: list[str] = field(default_factory=list)  # why (the first few rows)
+    url_missing: bool = False  # the camera file has no URL line (its line 1 is read as row 0)
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,7 +175,14 @@ def extract_sequence_frames(
     except CorruptDataError as e:
         rep.status, rep.message = "corrupt_camera_file", str(e)
         return rep
-    timestamps = [int(t) for t in cams.timestamps.tolist()]
+    rep.url_missing = cams.url_missing
+    for kind, _ in cams.dropped.values():
+        rep.dropped_rows[kind] = rep.dropped_rows.get(kind, 0) + 1
+    rep.dropped_examples = [reason for _, reason in list(cams.dropped.values())[:3]]
+    usable = set(cams.usable_rows)
+    # by row; None for a row that is not used (a non-finite value, a repeated timestamp)
+    row_timestamps = [int(t) if i in usable else None for i, t in enumerate(cams.timestamps.tolist())]
+    timestamps = [t for t in row_timestamps if t is not None]
     rep.listed = len(timestamps)
     video = find_video(videos_dir, seq, cams.url)
     if video is None:
@@ -197,16 +207,16 @@ def extract_sequence_frames(
     mode = match
     if mode == "auto":
         beyond = info["duration_us"] > 0 and min(timestamps) > info["duration_us"] + 1_000_000
-        mode = "order" if (info["frames"] == len(timestamps) and beyond) else "timestamp"
+        mode = "order" if (info["frames"] == len(row_timestamps) and beyond) else "timestamp"
     rep.mode = mode
     written: set[int] = set()
     try:
         if mode == "order":
             for k, (_, arr) in enumerate(iter_video_frames(video, backend=backend)):
-                if k >= len(timestamps):
+                if k >= len(row_timestamps):
                     break
-                t = timestamps[k]
-                if t in todo:
+                t = row_timestamps[k]  # frame k is row k (dropped rows included, so the rest stay aligned)
+                if t is not None and t in todo:
                     _save(arr, out_dir / f"{t}{suffix}", max_side, quality)
                     written.add(t)
         elif mode == "timestamp":

@@ -24,6 +24,14 @@ conversion does). Poses are converted on read: ``c2w = inverse(w2c)``; intrinsic
 normalised with pixel centres at (x+0.5)/W, the house convention. Translations have an arbitrary
 scale per sequence (see :mod:`genwarp.depth.align` to bring metric depth into it).
 
+Unusable rows are dropped by one rule in both layouts (:func:`drop_unusable_rows`), keeping the
+other rows' indices: a row with a non-finite value (``invalid_pose``) and a row repeating an
+earlier row's timestamp (``duplicate_timestamp``: the raw layout has one frame file per
+timestamp, so it would pair one image with two poses; the first row is kept). Each dropped row is
+counted in ``dataset.health``. A camera file whose line 1 is already a row (no URL line) keeps
+that row as row 0 and is counted as ``missing_url_line``; a row that is not 19 numbers makes the
+whole file corrupt (the error names the line).
+
 Many of the original videos are gone, so frames and whole sequences are often missing: they are
 skipped and counted (one warning per file, an epoch summary), never a crash mid-epoch. The chunk
 layout is read lazily — one chunk in memory at a time per worker — shuffled per epoch and
@@ -57,6 +65,7 @@ __all__ = [
     "RealEstate10KDataset",
     "cameras_from_rows",
     "decode_image",
+    "drop_unusable_rows",
     "load_image",
     "read_camera_file",
 ]
@@ -70,16 +79,72 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 class CameraFile:
-    """A parsed RealEstate10K camera file."""
+    """A parsed RealEstate10K camera file.
 
-    def __init__(self, url: str, timestamps: np.ndarray, intrinsics: Tensor, c2w: Tensor):
+    Arrays are indexed by *row* (the frame index, 0-based after the URL line), including rows
+    that cannot be used; ``dropped`` maps those rows to ``(kind, reason)``:
+
+    * ``"invalid_pose"`` — a non-finite value (nan/inf) in the row (its pose is zeroed here);
+    * ``"duplicate_timestamp"`` — the row repeats an earlier row's timestamp (the raw layout has
+      one frame file per timestamp, so such a row would pair one image with two poses; the first
+      row of a timestamp is kept).
+
+    ``usable_rows`` lists the others. ``url_missing`` is set when line 1 is already a camera row
+    (a file without its URL line): that row is then row 0, not lost.
+    """
+
+    def __init__(self, url: str, timestamps: np.ndarray, intrinsics: Tensor, c2w: Tensor,
+                 dropped: dict[int, tuple[str, str]] | None = None, *, url_missing: bool = False,
+                 path: Path | None = None):
         self.url = url
-        self.timestamps = timestamps  # int64 (N,) microseconds
+        self.timestamps = timestamps  # int64 (N,) microseconds (-1 where non-finite)
         self.intrinsics = intrinsics  # (N, 3, 3) normalised
         self.c2w = c2w  # (N, 4, 4)
+        self.dropped = dict(dropped or {})
+        self.url_missing = url_missing
+        self.path = path
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    @property
+    def usable_rows(self) -> list[int]:
+        return [i for i in range(len(self)) if i not in self.dropped]
+
+
+def drop_unusable_rows(cams: Tensor, timestamps: Tensor | np.ndarray, describe_row) -> dict[int, tuple[str, str]]:
+    """Rows of a sequence that cannot be used, ``{row: (kind, reason)}``: a non-finite camera value
+    or timestamp (``invalid_pose``), or a timestamp seen in an earlier row (``duplicate_timestamp``).
+    One rule for both layouts; ``describe_row(i)`` names row ``i`` in the reasons."""
+    cams = torch.as_tensor(cams, dtype=torch.float64)
+    ts = torch.as_tensor(np.asarray(timestamps, dtype=np.float64))
+    finite = torch.isfinite(cams).all(1) & torch.isfinite(ts)
+    dropped: dict[int, tuple[str, str]] = {}
+    first_row: dict[int, int] = {}
+    for i in range(cams.shape[0]):
+        if not bool(finite[i]):
+            bad = "timestamp" if not bool(torch.isfinite(ts[i])) else "camera"
+            dropped[i] = ("invalid_pose", f"{describe_row(i)}: non-finite value in its {bad} (row not used)")
+            continue
+        t = int(round(float(ts[i])))
+        if t in first_row:
+            dropped[i] = ("duplicate_timestamp", f"{describe_row(i)}: timestamp {t} repeats {describe_row(first_row[t])} "
+                                                 "(one frame, two poses: the later row is not used)")
+        else:
+            first_row[t] = i
+    return dropped
+
+
+def record_dropped_rows(health: Any, where: str, dropped: dict[int, tuple[str, str]]) -> None:
+    """Count every dropped row in ``health`` (one warning per file and kind, naming the rows)."""
+    by_kind: dict[str, list[int]] = {}
+    for row, (kind, _) in sorted(dropped.items()):
+        by_kind.setdefault(kind, []).append(row)
+    for kind, rows in by_kind.items():
+        first = dropped[rows[0]][1]
+        more = f" (+{len(rows) - 1} more row(s) of this kind)" if len(rows) > 1 else ""
+        for _ in rows:
+            health.record(kind, f"{where} [{kind.replace('_', ' ')}]", first + more)
 
 
 def cameras_from_rows(rows: Float[Tensor, "N 18"]) -> tuple[Float[Tensor, "N 3 3"], Float[Tensor, "N 4 4"]]:
@@ -99,38 +164,67 @@ def cameras_from_rows(rows: Float[Tensor, "N 18"]) -> tuple[Float[Tensor, "N 3 3
     return K.float(), c2w.float()
 
 
+_ROW_HELP = "19 numbers (timestamp, fx fy cx cy, 0 0, 3x4 world-to-camera)"
+
+
+def _parse_row(line: str) -> list[float] | None:
+    """The numbers of a line, or None when a field is not a number (nan/inf parse as numbers)."""
+    try:
+        return [float(p) for p in line.split()]
+    except ValueError:
+        return None
+
+
 def read_camera_file(path: str | Path) -> CameraFile:
-    """Parse a camera file; raises :class:`CorruptDataError` naming the file and the bad line."""
+    """Parse a camera file (line 1 the video URL, then rows of 19 numbers).
+
+    Raises :class:`CorruptDataError` naming the file and the line for a row that is not 19 numbers
+    (or a file with no row). A row holding a non-finite value or repeating an earlier timestamp is
+    kept in the arrays but listed in ``CameraFile.dropped`` (see :class:`CameraFile`); a file
+    whose line 1 is already a camera row (no URL line) reads that row as row 0 and sets
+    ``url_missing``.
+    """
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise CorruptDataError(f"cannot read camera file {path}: {e}", path=path, kind="corrupt_camera_file") from e
-    if not lines:
+    if not lines or not any(line.strip() for line in lines):
         raise CorruptDataError(f"camera file {path} is empty", path=path, kind="corrupt_camera_file")
-    url = lines[0].strip()
+    first = lines[0].strip()
+    head = _parse_row(first)
+    if head is not None and len(head) not in (0, 19):
+        raise CorruptDataError(f"camera file {path} line 1: expected the video URL (or a row of {_ROW_HELP}), "
+                               f"got {len(head)} numbers", path=path, kind="corrupt_camera_file")
+    url_missing = head is not None  # line 1 is blank or already a camera row: no URL line
+    url = "" if url_missing else first
+    start = 1 if head else 2  # line number of the first row (line 1 itself when it is a row)
     values = []
-    for ln, line in enumerate(lines[1:], start=2):
+    for ln, line in enumerate(lines[start - 1:], start=start):
         if not line.strip():
             continue
-        parts = line.split()
-        try:
-            nums = [float(p) for p in parts]
-        except ValueError:
-            nums = []
-        if len(nums) != 19 or not all(np.isfinite(nums)):
-            raise CorruptDataError(
-                f"camera file {path} line {ln}: expected 19 finite numbers (timestamp, fx fy cx cy, 0 0, "
-                f"3x4 world-to-camera), got {len(parts)} fields",
-                path=path, kind="corrupt_camera_file",
-            )
-        values.append(nums)
+        nums = _parse_row(line)
+        if nums is None:
+            bad = next(p for p in line.split() if _parse_row(p) is None)
+            raise CorruptDataError(f"camera file {path} line {ln}: expected {_ROW_HELP}, got a non-number field {bad!r}",
+                                   path=path, kind="corrupt_camera_file")
+        if len(nums) != 19:
+            raise CorruptDataError(f"camera file {path} line {ln}: expected {_ROW_HELP}, got {len(nums)} fields",
+                                   path=path, kind="corrupt_camera_file")
+        values.append((ln, nums))
     if not values:
         raise CorruptDataError(f"camera file {path} lists no frames", path=path, kind="corrupt_camera_file")
-    arr = np.asarray(values, dtype=np.float64)
-    timestamps = np.asarray([int(round(v[0])) for v in values], dtype=np.int64)
-    K, c2w = cameras_from_rows(torch.from_numpy(arr[:, 1:]))
-    return CameraFile(url, timestamps, K, c2w)
+    arr = np.asarray([v for _, v in values], dtype=np.float64)
+    line_of = [ln for ln, _ in values]
+    dropped = drop_unusable_rows(torch.from_numpy(arr[:, 1:]), arr[:, 0], lambda i: f"row {i} (line {line_of[i]})")
+    if len(dropped) == len(values):
+        raise CorruptDataError(f"camera file {path}: none of its {len(values)} rows is usable, e.g. "
+                               f"{dropped[min(dropped)][1]}", path=path, kind="corrupt_camera_file")
+    finite = np.isfinite(arr).all(1)
+    timestamps = np.where(finite, np.round(np.where(finite, arr[:, 0], 0.0)), -1).astype(np.int64)
+    rows = torch.from_numpy(np.where(finite[:, None], arr[:, 1:], 0.0))
+    K, c2w = cameras_from_rows(rows)
+    return CameraFile(url, timestamps, K, c2w, dropped, url_missing=url_missing, path=path)
 
 
 def _to_tensor(img: Image.Image) -> Float[Tensor, "3 H W"]:
@@ -187,9 +281,14 @@ class _RawScene(SceneHandle):
             stem, ext = os.path.splitext(fn)
             if ext.lower() in IMAGE_EXTENSIONS and stem.isdigit():
                 files.setdefault(int(stem), fn)
+        if self.cameras.url_missing:
+            ds.health.record("missing_url_line", cam_path, "line 1 is not the video URL: read as row 0, no row lost")
+        record_dropped_rows(ds.health, str(cam_path), self.cameras.dropped)
         self.files: dict[int, str] = {}
         missing = 0
         for row, ts in enumerate(self.cameras.timestamps.tolist()):
+            if row in self.cameras.dropped:
+                continue  # non-finite value or duplicate timestamp: counted above
             fn = files.get(ts)
             if fn is None:
                 missing += 1
@@ -201,11 +300,15 @@ class _RawScene(SceneHandle):
             for _ in range(missing):
                 ds.health.record("missing_frame", self.frame_dir, f"{missing} of {len(self.cameras)} listed frames absent")
         if not self.frame_ids:
-            raise MissingDataError(f"sequence {name}: none of its {len(self.cameras)} frames is in {self.frame_dir}", path=self.frame_dir, kind="missing_sequence")
+            raise MissingDataError(f"sequence {name}: none of its {len(self.cameras.usable_rows)} usable frames is in "
+                                   f"{self.frame_dir}", path=self.frame_dir, kind="missing_sequence")
 
     def load_view(self, index: int, *, with_depth: bool) -> View:
         if not 0 <= index < len(self.cameras):
             raise MissingDataError(f"{self.name} has rows 0..{len(self.cameras) - 1}, asked for {index}", path=f"{self.frame_dir}:{index}", kind="missing_frame")
+        if index in self.cameras.dropped:
+            raise CorruptDataError(f"{self.name}: {self.cameras.dropped[index][1]}", path=f"{self.cameras.path}:{index}",
+                                   kind=self.cameras.dropped[index][0])
         fn = self.files.get(index)
         if fn is None:
             ts = int(self.cameras.timestamps[index])
@@ -215,7 +318,7 @@ class _RawScene(SceneHandle):
 
 
 class _ChunkScene(SceneHandle):
-    def __init__(self, example: Any, chunk: Path):
+    def __init__(self, example: Any, chunk: Path, health: Any = None):
         try:
             key = str(example["key"])
             cams = torch.as_tensor(example["cameras"], dtype=torch.float32)
@@ -230,12 +333,18 @@ class _ChunkScene(SceneHandle):
         self.url = str(example.get("url", "")) if isinstance(example, dict) else ""
         self.images = images
         self.timestamps = timestamps
+        # the same rule as camera files: a non-finite value or a repeated timestamp drops the row only
+        self.dropped = drop_unusable_rows(cams, timestamps.numpy(), lambda i: f"{chunk}:{key} row {i}")
         finite = torch.isfinite(cams).all(1)
         self.intrinsics, self.c2w = cameras_from_rows(torch.where(finite[:, None], cams, torch.zeros_like(cams)))
-        self.frame_ids = [i for i in range(cams.shape[0]) if bool(finite[i])]
-        self.invalid = [i for i in range(cams.shape[0]) if not bool(finite[i])]
+        self.frame_ids = [i for i in range(cams.shape[0]) if i not in self.dropped]
+        self.invalid = sorted(self.dropped)
+        if health is not None:
+            record_dropped_rows(health, f"{chunk}:{key}", self.dropped)
 
     def load_view(self, index: int, *, with_depth: bool) -> View:
+        if index in self.dropped:
+            raise CorruptDataError(self.dropped[index][1], path=f"{self.chunk}:{self.name}:{index}", kind=self.dropped[index][0])
         if index not in set(self.frame_ids):
             raise MissingDataError(f"{self.name} has no usable frame {index}", path=f"{self.chunk}:{self.name}:{index}", kind="missing_frame")
         raw = self.images[index]
@@ -403,7 +512,7 @@ class RealEstate10KDataset(PairDataset):
             ex = next((e for e in self._chunk_cache[1] if isinstance(e, dict) and str(e.get("key")) == name), None)
             if ex is None:
                 raise MissingDataError(f"{self.dataset_name}: scene {name!r} not found in chunk {chunk}", path=self.split_dir / chunk, kind="missing_sequence")
-            handle = _ChunkScene(ex, self.split_dir / chunk)
+            handle = _ChunkScene(ex, self.split_dir / chunk, self.health)
         self._handles[name] = handle
         while len(self._handles) > 8:
             self._handles.popitem(last=False)
@@ -444,14 +553,15 @@ class RealEstate10KDataset(PairDataset):
                 order = [order[i] for i in rng.permutation(len(order))]
             for i in order:
                 try:
-                    handle = _ChunkScene(examples[i], self.split_dir / chunk)
+                    key = str(examples[i]["key"]) if isinstance(examples[i], dict) and "key" in examples[i] else None
+                    if wanted is not None and key is not None and key not in wanted_set:
+                        continue
+                    handle = _ChunkScene(examples[i], self.split_dir / chunk, self.health)  # counts dropped rows
                 except DataError as e:
                     self._record(e, chunk)
                     continue
                 if wanted is not None and handle.name not in wanted_set:
                     continue
-                for _ in handle.invalid:
-                    self.health.record("invalid_pose", f"{self.split_dir / chunk}:{handle.name}")
                 pairs = self.sampler.scene_pairs(handle.name, handle.frame_ids, rng)
                 if not pairs and not isinstance(self.sampler, IndexSampler):
                     self.health.record("scene_without_pair", handle.name, f"{len(handle.frame_ids)} frames, {self.sampler!r}")
