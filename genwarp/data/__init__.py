@@ -21,6 +21,7 @@ from genwarp.data.health import (
     DatasetLayoutError,
     DataWarning,
     MissingDataError,
+    UnusableDataError,
 )
 from genwarp.data.re10k import RealEstate10KDataset, read_camera_file
 from genwarp.data.samplers import IndexSampler, RangeSampler, ViewSampler
@@ -72,6 +73,7 @@ __all__ = [
     "SixteenNineToSquare",
     "SyntheticSceneConfig",
     "SyntheticScenesDataset",
+    "UnusableDataError",
     "View",
     "ViewSampler",
     "build_eval_index",

@@ -11,7 +11,11 @@ through :meth:`PairDataset.get_pair`. Iteration
 * loads both views, adds depth (ground truth, cache or estimator), applies the shim and returns a
   :class:`~genwarp.data.contract.Sample`;
 * skips and counts whatever is missing or corrupt (see :class:`~genwarp.data.health.DataHealth`),
-  with a summary logged at the end of every epoch.
+  with a summary logged at the end of every epoch — a pair whose source depth is not in the depth
+  cache included (it is never used with zero depth);
+* stops with :class:`~genwarp.data.health.UnusableDataError` once most of the pairs asked for
+  (at least :attr:`PairDataset.stop_min_failures` of them) could not be used, through
+  :meth:`PairDataset.get_pair` or iteration alike.
 
 For a map-style view of a frozen index use :class:`PairIndexDataset`.
 """
@@ -28,7 +32,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from genwarp.data.contract import Sample, View, make_sample
-from genwarp.data.health import DataError, DataHealth
+from genwarp.data.health import DataError, DataHealth, MissingDataError, UnusableDataError
 from genwarp.data.samplers import IndexSampler, RangeSampler, ViewSampler
 from genwarp.data.shims import Identity, Shim
 
@@ -80,6 +84,10 @@ class PairDataset(IterableDataset):
 
     dataset_name: str = "dataset"
     ground_truth_depth: bool = False
+    #: stop (UnusableDataError) when more than this fraction of the pairs tried so far failed ...
+    stop_unusable_fraction: float = 0.5
+    #: ... and at least this many did (so a few bad pairs at the start do not stop a run)
+    stop_min_failures: int = 16
 
     def __init__(
         self,
@@ -101,6 +109,7 @@ class PairDataset(IterableDataset):
         self.shard = shard
         self.epoch = 0
         self.health = DataHealth(self.dataset_name)
+        self.pair_counts = {"used": 0, "unusable": 0}  # pairs asked for (get_pair or iteration)
         self._set_depth(depth)
 
     # ------------------------------------------------------------------ depth source
@@ -158,7 +167,13 @@ class PairDataset(IterableDataset):
         Random shim choices are seeded by (seed, scene, src_index, tgt_index): repeatable.
         """
         rng = np.random.default_rng(stable_seed(self.seed, "pair", scene, src_index, tgt_index))
-        return self._make_pair(self.open_scene(scene), src_index, tgt_index, rng)
+        try:
+            sample = self._make_pair(self.open_scene(scene), src_index, tgt_index, rng)
+        except DataError as e:
+            self._pair_unusable(e, f"{scene}:{src_index}->{tgt_index}")  # counted (and maybe: most are unusable)
+            raise
+        self.pair_counts["used"] += 1
+        return sample
 
     def __iter__(self) -> Iterator[Sample]:
         while True:
@@ -193,9 +208,12 @@ class PairDataset(IterableDataset):
                 self.health.record("scene_without_pair", handle.name, f"{len(handle.frame_ids)} usable frames, {self.sampler!r}")
             for src, tgt in pairs:
                 try:
-                    yield self._make_pair(handle, src, tgt, rng)
+                    sample = self._make_pair(handle, src, tgt, rng)
                 except DataError as e:
-                    self._record(e, f"{handle.name}:{src}->{tgt}")
+                    self._pair_unusable(e, f"{handle.name}:{src}->{tgt}")
+                    continue
+                self.pair_counts["used"] += 1
+                yield sample
         self.health.end_epoch()
 
     def _record(self, err: DataError, fallback: str) -> None:
@@ -203,18 +221,49 @@ class PairDataset(IterableDataset):
         path = getattr(err, "path", None) or fallback
         self.health.record(kind, str(path), str(err))
 
+    def _pair_unusable(self, err: DataError, fallback: str) -> None:
+        """Count a pair that could not be built; raise :class:`UnusableDataError` when most are."""
+        self._record(err, fallback)
+        self.pair_counts["unusable"] += 1
+        bad, total = self.pair_counts["unusable"], self.pair_counts["unusable"] + self.pair_counts["used"]
+        if bad < self.stop_min_failures or bad <= self.stop_unusable_fraction * total:
+            return
+        kinds = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(self.health.summary().items()))
+        hint = "see the warnings above for the files"
+        if getattr(err, "kind", None) == "missing_cached_depth" and self.depth_cache is not None:
+            hint = (f"the depth cache {self.depth_cache.root} lacks depth for these frames: fill it with "
+                    f"scripts/precompute_depth.py --dataset {self.dataset_name} --cache {self.depth_cache.root} "
+                    "(it resumes; use the same --split/--layout as here), or choose another depth source")
+        raise UnusableDataError(
+            f"[{self.dataset_name}] {bad} of the {total} pairs tried so far are unusable ({kinds}), so the data is "
+            f"not what this run expects; stopping rather than carrying on with the rest. Last: {err}. Fix: {hint}"
+        ) from err
+
+    def _cached_depth(self, handle: SceneHandle, index: int) -> torch.Tensor:
+        """The source depth from the cache; raises :class:`MissingDataError` (kind
+        ``missing_cached_depth``, path the scene's cache folder: one warning per scene) when the
+        cache has none for this frame — such a pair is skipped and counted, never used with zero
+        depth."""
+        cache = self.depth_cache
+        assert cache is not None
+        depth = cache.load(self.dataset_name, handle.name, index)
+        if depth is None:
+            raise MissingDataError(
+                f"no cached depth for {self.dataset_name} scene {handle.name!r} frame {index}: "
+                f"{cache.path_for(self.dataset_name, handle.name, index)} does not exist (fill the cache {cache.root} "
+                f"with scripts/precompute_depth.py --dataset {self.dataset_name} --cache {cache.root})",
+                path=cache.scene_dir(self.dataset_name, handle.name), kind="missing_cached_depth")
+        return depth
+
     def _load_view(self, handle: SceneHandle, index: int, *, with_depth: bool) -> View:
         gt = with_depth and self.depth_mode == "gt"
+        cached = self._cached_depth(handle, index) if with_depth and self.depth_mode == "cache" else None
         view = handle.load_view(index, with_depth=gt)
-        if with_depth and self.depth_mode == "cache":
+        if cached is not None:
             assert self.depth_cache is not None
-            depth = self.depth_cache.load(self.dataset_name, handle.name, index)
-            if depth is None:
-                self.health.record("missing_cached_depth", self.depth_cache.path_for(self.dataset_name, handle.name, index))
-            else:
-                view.depth = depth
-                view.depth_valid = torch.isfinite(depth) & (depth > 0)
-                view.depth_source = f"cache:{self.depth_cache.name}"
+            view.depth = cached
+            view.depth_valid = torch.isfinite(cached) & (cached > 0)
+            view.depth_source = f"cache:{self.depth_cache.name}"
         return view
 
     def _make_pair(self, handle: SceneHandle, src_index: int, tgt_index: int, rng: np.random.Generator) -> Sample:

@@ -90,12 +90,25 @@ class DepthCache:
         return path
 
     def load(self, dataset: str, scene: str, index: int) -> Float[Tensor, "1 H W"] | None:
-        """The cached depth (float32, (1, H, W), scene scale applied), or ``None`` if absent."""
+        """The cached depth (float32, (1, H, W), scene scale applied), or ``None`` if absent.
+
+        Raises :class:`~genwarp.data.CorruptDataError` (kind ``corrupt_cached_depth``) naming the
+        file when it exists but cannot be read as an (H, W) array.
+        """
+        from genwarp.data.health import CorruptDataError
+
         path = self.path_for(dataset, scene, index)
         try:
             arr = np.load(path)
-        except (FileNotFoundError, ValueError, OSError):
+        except FileNotFoundError:
             return None
+        except (ValueError, OSError, EOFError) as e:
+            raise CorruptDataError(f"cached depth {path} cannot be read ({e}): delete it and rerun "
+                                   "scripts/precompute_depth.py (it fills in what is missing)",
+                                   path=path, kind="corrupt_cached_depth") from e
+        if arr.ndim != 2:
+            raise CorruptDataError(f"cached depth {path} has shape {arr.shape}, expected (H, W): delete it and rerun "
+                                   "scripts/precompute_depth.py", path=path, kind="corrupt_cached_depth")
         depth = torch.from_numpy(arr.astype(np.float32))[None]
         if self.apply_scale:
             s = self.scene_scale(dataset, scene)

@@ -14,6 +14,7 @@ __all__ = [
     "DataWarning",
     "DatasetLayoutError",
     "MissingDataError",
+    "UnusableDataError",
 ]
 
 logger = logging.getLogger("genwarp.data")
@@ -50,6 +51,12 @@ class CorruptDataError(DataError):
     """A file exists but cannot be read (corrupt JPEG, truncated chunk, malformed camera file)."""
 
     default_kind = "corrupt_data"
+
+
+class UnusableDataError(RuntimeError):
+    """Most of the pairs a dataset was asked for so far could not be used: training or validation
+    stops instead of carrying on with what is left (raised by :class:`~genwarp.data.PairDataset`;
+    deliberately *not* a :class:`DataError`, so loops that skip bad pairs do not skip this)."""
 
 
 class DataWarning(UserWarning):

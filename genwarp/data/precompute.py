@@ -141,7 +141,11 @@ def align_scene_scale(
     raw = DepthCache(cache.root, cache.name, apply_scale=False)
     records = []
     for s, t in pairs:
-        depth = raw.load(name, scene, s)
+        try:
+            depth = raw.load(name, scene, s)
+        except DataError as e:  # corrupt cached file: not used for the scale (and counted)
+            dataset.health.record(e.kind, e.path or scene, str(e))
+            continue
         if depth is None:
             continue
         src = dataset.load_view(scene, s, with_depth=False)

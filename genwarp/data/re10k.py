@@ -567,9 +567,12 @@ class RealEstate10KDataset(PairDataset):
                     self.health.record("scene_without_pair", handle.name, f"{len(handle.frame_ids)} frames, {self.sampler!r}")
                 for src, tgt in pairs:
                     try:
-                        yield self._make_pair(handle, src, tgt, rng)
+                        sample = self._make_pair(handle, src, tgt, rng)
                     except DataError as e:
-                        self._record(e, f"{handle.name}:{src}->{tgt}")
+                        self._pair_unusable(e, f"{handle.name}:{src}->{tgt}")
+                        continue
+                    self.pair_counts["used"] += 1
+                    yield sample
             del examples
         self.health.end_epoch()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genwarp.data import DepthCache, RealEstate10KDataset, SyntheticScenesDataset, make_shim
+from genwarp.data import DepthCache, MissingDataError, RealEstate10KDataset, SyntheticScenesDataset, make_shim
 from genwarp.data.precompute import precompute_depth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,9 +53,11 @@ def test_loader_uses_cache(re10k_raw, tmp_path):
     s = ds.get_pair("seqA", 2, 5)
     assert s["depth_source"] == "cache:fake" and bool(s["src_depth_valid"].all())
     torch.testing.assert_close(s["src_depth"], torch.full((1, 8, 8), 3.0))
-    with pytest.warns(UserWarning, match="missing cached depth"):
-        s = ds.get_pair("seqA", 4, 5)
-    assert not s["src_depth_valid"].any()
+    # a frame without cached depth is never served with zero depth: get_pair raises (an evaluation
+    # stops naming the file), iteration skips and counts it (tests/data/test_depth_cache_missing.py)
+    with pytest.warns(UserWarning, match="missing cached depth"), pytest.raises(MissingDataError, match="000004.npy"):
+        ds.get_pair("seqA", 4, 5)
+    assert ds.health.summary() == {"missing_cached_depth": 1}
 
 
 def test_precompute_resumable_and_scale_alignment(tmp_path):
