@@ -40,7 +40,8 @@ from genwarp.data.base import PairDataset, stable_seed
 from genwarp.data.health import DataError
 from genwarp.data.samplers import sample_gap_pairs
 
-__all__ = ["DEFAULT_RULES", "INDEX_FORMAT", "FrameGapRule", "build_eval_index", "load_eval_index", "save_eval_index"]
+__all__ = ["DEFAULT_RULES", "INDEX_FORMAT", "FrameGapRule", "build_eval_index", "check_index_entries", "frame_index",
+           "load_eval_index", "read_json", "save_eval_index"]
 
 INDEX_FORMAT = "genwarp-eval-index/1"
 
@@ -189,8 +190,58 @@ def save_eval_index(index: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
+def frame_index(value: Any, *, where: str) -> int:
+    """``value`` as a frame index: a non-negative integer (``18`` or ``18.0``; never ``18.7``,
+    ``"18"`` or ``true``). Raises ``ValueError`` naming ``where`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where}: frame index {value!r} is not an integer")
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{where}: frame index {value!r} is not an integer (an index is a frame number; "
+                         "it is never rounded or truncated)")
+    if int(value) < 0:
+        raise ValueError(f"{where}: frame index {value!r} is negative")
+    return int(value)
+
+
+def check_index_entries(entries: Any, where: str) -> list[dict[str, Any]]:
+    """Check the ``entries`` of an index: a non-empty list of objects with a ``scene`` and integer
+    ``src_index`` / ``tgt_index``. Returns them; raises ``ValueError`` naming ``where`` and the
+    offending entry."""
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: 'entries' must be a list of pairs, got {type(entries).__name__}")
+    if not entries:
+        raise ValueError(f"{where}: the index lists no pairs (empty 'entries'): rebuild it with "
+                         "scripts/make_eval_index.py (a scene too short for every range contributes none)")
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise ValueError(f"{where}: entry {i} is a {type(e).__name__}, not an object")
+        missing = [k for k in ("scene", "src_index", "tgt_index") if k not in e]
+        if missing:
+            raise ValueError(f"{where}: entry {i} lacks {'/'.join(missing)}")
+        if not isinstance(e["scene"], str) or not e["scene"]:
+            raise ValueError(f"{where}: entry {i}: scene {e['scene']!r} is not a non-empty string")
+        for key in ("src_index", "tgt_index"):
+            frame_index(e[key], where=f"{where}: entry {i} (scene {e['scene']!r}) {key}")
+    return entries
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> Any:
+    """``json.load`` of ``path`` whose errors name the file (and what to do)."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: {what} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}): "
+                         "repair or regenerate it") from e
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: {what} is not UTF-8 text ({e}): repair or regenerate it") from e
+
+
 def load_eval_index(path: str | Path) -> dict[str, Any]:
-    """Read and check an index file (raises ValueError naming the file on a malformed one).
+    """Read and check an index file (raises ValueError naming the file on a malformed one: not
+    JSON, no or empty ``entries``, an entry without scene/src_index/tgt_index or with a
+    non-integer frame index).
 
     A relative path that does not exist from the working directory is looked up from the
     repository root, where the committed indices live (``data/eval_index_*.json``).
@@ -202,15 +253,10 @@ def load_eval_index(path: str | Path) -> dict[str, Any]:
             path = in_repo
     if not path.is_file():
         raise FileNotFoundError(f"evaluation index not found: {path} (scripts/make_eval_index.py builds one)")
-    with open(path) as f:
-        index = json.load(f)
+    index = read_json(path, "the evaluation index")
     if not isinstance(index, dict) or "entries" not in index:
         raise ValueError(f"{path}: not an evaluation index (no 'entries')")
     if index.get("format") not in (None, INDEX_FORMAT):
         raise ValueError(f"{path}: unknown index format {index.get('format')!r}")
-    for i, e in enumerate(index["entries"]):
-        if not all(k in e for k in ("scene", "src_index", "tgt_index")):
-            raise ValueError(f"{path}: entry {i} lacks scene/src_index/tgt_index")
+    check_index_entries(index["entries"], str(path))
     return index
-
-

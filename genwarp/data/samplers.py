@@ -13,7 +13,6 @@ frame numbers, synthetic path steps); missing frames are simply absent from ``fr
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -144,22 +143,20 @@ class IndexSampler(ViewSampler):
     """
 
     def __init__(self, index: str | Path | dict[str, Any] | Sequence[dict[str, Any]], ranges: Iterable[str] | None = None):
+        from genwarp.data.eval_index import check_index_entries, load_eval_index
+
         if isinstance(index, (str, Path)):
             self.path: Path | None = Path(index)
-            with open(index) as f:
-                index = json.load(f)
+            index = load_eval_index(index)  # errors name the file
         else:
             self.path = None
-        entries = index["entries"] if isinstance(index, dict) else list(index)
+        entries = index.get("entries") if isinstance(index, dict) else list(index)
+        check_index_entries(entries, str(self.path) if self.path else "evaluation index")  # never truncates 18.7
         self.meta: dict[str, Any] = {k: v for k, v in index.items() if k != "entries"} if isinstance(index, dict) else {}
         keep = None if ranges is None else set(ranges)
         self.entries: list[dict[str, Any]] = [
             dict(e) for e in entries if keep is None or e.get("range") in keep
         ]
-        for e in self.entries:
-            for key in ("scene", "src_index", "tgt_index"):
-                if key not in e:
-                    raise ValueError(f"evaluation index entry {e} lacks {key!r}")
         self._by_scene: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         for e in self.entries:
             self._by_scene.setdefault(str(e["scene"]), []).append((int(e["src_index"]), int(e["tgt_index"])))
