@@ -4,7 +4,8 @@
     python scripts/evaluate.py method=warp_only data=synthetic output_dir=outputs/eval/warp_only
     python scripts/evaluate.py method=genwarp checkpoint=<export> data=synthetic output_dir=<dir>
     python scripts/evaluate.py method=none stage=prepare data=re10k index=<json> dataset.root=<dir> output_dir=<dir>
-    python scripts/evaluate.py stage=score output_dir=<dir> predictions=<folder of <id>.png>
+    python scripts/evaluate.py stage=score output_dir=<dir> predictions=<folder of <id>.png> [name=<label>]
+    python scripts/evaluate.py ... overwrite=true     # regenerate a folder made with other settings
     accelerate launch scripts/evaluate.py ...        # several GPUs
 """
 
@@ -35,7 +36,7 @@ def main(cfg: DictConfig) -> None:
         print("generate:", json.dumps(results["generate"]))
     if "score" in results:
         print(json.dumps(results["score"]["summary"], indent=2))
-        print(f"results: {cfg.output_dir}/results.md")
+        print(f"results: {results['score']['results_md']}")  # where these scores were written
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class EvaluateConfig:
     stage: str = "all"  # all = generate + score; prepare = references only; generate; score
     index: Optional[str] = None  # evaluation index JSON; default data.val_index, else data/eval_index_<name>_test.json
     output_dir: str = "outputs/eval/${method}_${data.name}"
+    overwrite: bool = False  # regenerate a folder whose images were made with other settings (settings.json)
     predictions: Optional[str] = None  # folder of <id>.png to score (default <output_dir>/images)
     results_dir: Optional[str] = None  # where score writes (default: output_dir, or the predictions folder if given)
     checkpoint: Optional[str] = None  # method=genwarp: our export folder (GenWarpPipeline.from_pretrained)

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm.auto import tqdm
 
 from genwarp.data import load_eval_index, stable_seed
+from genwarp.data.eval_index import check_index_entries, frame_index
 from genwarp.evaluation.layout import EvalLayout, pair_id, read_png, write_json, write_png
 from genwarp.evaluation.methods import Method, _cameras
 from genwarp.evaluation.suite import MetricSuite
@@ -43,11 +44,14 @@ __all__ = ["generate", "index_pairs", "markdown_table", "pair_seed", "score", "s
 def index_pairs(index: dict[str, Any] | str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The entries of an evaluation index as pairs with ids (first ``limit`` only, if given)."""
     if not isinstance(index, dict):
-        index = load_eval_index(index)
+        index = load_eval_index(index)  # checked there, naming the file
+    else:
+        check_index_entries(index.get("entries"), "evaluation index")  # non-empty, integer frame indices
     pairs = []
     for e in index["entries"]:
         p = {"id": pair_id(e["scene"], e["src_index"], e["tgt_index"]), "scene": str(e["scene"]),
-             "src_index": int(e["src_index"]), "tgt_index": int(e["tgt_index"]), "range": str(e.get("range", "all"))}
+             "src_index": frame_index(e["src_index"], where=f"pair {e['scene']}"),
+             "tgt_index": frame_index(e["tgt_index"], where=f"pair {e['scene']}"), "range": str(e.get("range", "all"))}
         for k in ("gap", "translation", "rotation_deg"):
             if k in e:
                 p[k] = e[k]
@@ -119,27 +123,45 @@ def generate(
     accelerator=None,
     index_meta: dict[str, Any] | None = None,
     progress: bool = True,
+    settings: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write references (and, with ``method``, novel views) for ``pairs`` into ``layout``.
 
     Resumable: pairs whose files already exist are skipped. Returns counts and timing.
-    Refuses to mix two methods' outputs in one ``images/`` folder.
+
+    ``settings`` (:func:`genwarp.evaluation.settings.generation_settings`) is what determines the
+    images; it is checked against the folder's ``settings.json`` before anything is written, so a
+    folder holding images made with other settings (data, depth, resolution, method, checkpoint,
+    sampler, seed, …) is refused, naming the differing keys — or, with ``overwrite``, its stale
+    files are deleted and regenerated. Without ``settings`` (library use) only the method is
+    checked (``method.json``).
     """
+    from genwarp.evaluation.settings import SETTINGS_FILE, check_settings
+
     acc = _accelerator(accelerator)
+    if not pairs:
+        raise ValueError(f"no pairs to generate for {layout.root}: the index lists none")
+    info = method.describe() if method is not None else None
+    record = None
+    if settings is not None:  # every process checks (read-only); the main one deletes stale files
+        record = check_settings(layout, settings, overwrite=overwrite, apply=acc.is_main_process)
+    elif info is not None:
+        method_file = layout.root / "method.json"
+        if method_file.is_file() and layout.predictions.is_dir() and any(layout.predictions.glob("*.png")):
+            old = _read_json(method_file, "the method record")
+            if old != json.loads(json.dumps(info)):
+                raise ValueError(
+                    f"{layout.root} already holds images of {old}, not of {info}: use another output_dir "
+                    "(or delete images/ and method.json)"
+                )
     if acc.is_main_process:
         layout.root.mkdir(parents=True, exist_ok=True)
         write_json(layout.manifest, {"pairs": list(pairs), "index": index_meta or {}})
-        if method is not None:
-            info = method.describe()
-            method_file = layout.root / "method.json"
-            if method_file.is_file() and any(layout.predictions.glob("*.png")):
-                old = json.loads(method_file.read_text())
-                if old != json.loads(json.dumps(info)):
-                    raise ValueError(
-                        f"{layout.root} already holds images of {old}, not of {info}: use another output_dir "
-                        "(or delete images/ and method.json)"
-                    )
-            write_json(method_file, info)
+        if record is not None:
+            write_json(layout.root / SETTINGS_FILE, record)
+        if info is not None:
+            write_json(layout.root / "method.json", info)
     acc.wait_for_everyone()
     todo = [p for p in pairs if not layout.has_references(p["id"]) or (method is not None and not layout.has_image(p["id"]))]
     stats = {"pairs": len(pairs), "skipped": len(pairs) - len(todo), "generated": 0, "seconds": 0.0}
@@ -199,6 +221,12 @@ class _ScoreItems(Dataset):
             raise ValueError(f"{self.layout.path('images', pid)} is {tuple(item['pred'].shape[1:])}, but the target is "
                              f"{tuple(item['target'].shape[1:])}")
         return item
+
+
+def _read_json(path: Path, what: str) -> Any:
+    from genwarp.data.eval_index import read_json
+
+    return read_json(path, what)
 
 
 def _nanmean(values: list[float]) -> float:

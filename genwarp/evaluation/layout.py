@@ -6,6 +6,9 @@
       manifest.json          the pairs: id, scene, src_index, tgt_index, range (+ index metadata)
       config.yaml            resolved config of the last command run on the folder
       method.json            what produced images/ (method name and settings)
+      settings.json          everything that determines the references and images/ (data, depth,
+                             resolution, method, checkpoint digest, sampler, seed; see
+                             genwarp.evaluation.settings): a run with other settings is refused
       sources/<id>.png       source view           ┐ written once per pair ("references"),
       targets/<id>.png       ground-truth target   │ shared by every method scored here
       visibility/<id>.png    target pixels the source sees (255) / does not see (0)
@@ -102,8 +105,20 @@ class EvalLayout:
         return self.path("images", pid).is_file()
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest; a missing, unreadable or empty one is an error naming the file."""
+        from genwarp.data.eval_index import read_json
+
         if not self.manifest.is_file():
             raise FileNotFoundError(
                 f"{self.manifest} does not exist: run stage=prepare (or generate) on {self.root} first"
             )
-        return json.loads(self.manifest.read_text())
+        manifest = read_json(self.manifest, "the evaluation manifest")
+        redo = f"run stage=prepare (or generate) on {self.root} again to rewrite it"
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("pairs"), list):
+            raise ValueError(f"{self.manifest}: not an evaluation manifest (no 'pairs' list): {redo}")
+        if not manifest["pairs"]:
+            raise ValueError(f"{self.manifest} lists no pairs (nothing to score): {redo} with a non-empty index")
+        for i, p in enumerate(manifest["pairs"]):
+            if not isinstance(p, dict) or not all(k in p for k in ("id", "scene", "src_index", "tgt_index", "range")):
+                raise ValueError(f"{self.manifest}: pair {i} lacks id/scene/src_index/tgt_index/range: {redo}")
+        return manifest

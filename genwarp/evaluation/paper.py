@@ -364,10 +364,13 @@ def synthetic_benchmark(
     seed: int = 0,
     command: str | None = None,
     suite_kwargs: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """The synthetic benchmark: every method on the committed synthetic index with exact depth and
     with MDE-like corrupted depth (``depth.corruption``); one evaluation folder per (method, depth)
-    under ``out_dir`` and a combined table ``benchmark.{csv,json,md}``.
+    under ``out_dir`` and a combined table ``benchmark.{csv,json,md}``. A rerun into the same
+    ``out_dir`` resumes; with other settings (corruption, resolution, steps, checkpoint, …) it is
+    refused naming them, unless ``overwrite`` (regenerate the stale folders).
 
     Methods: ``oracle``, ``warp_only``, ``warp_inpaint`` (given ``inpaint_model``: a diffusers
     inpainting folder or ``opencv:telea``) and ``genwarp`` (given ``checkpoint``). Visible /
@@ -394,6 +397,7 @@ def synthetic_benchmark(
                 "method": method, "data": data, "depth": depth, "output_dir": str(run_dir), "limit": limit,
                 "metrics": list(metrics), "lpips_backbone": lpips_backbone, "batch_size": batch_size,
                 "device": device, "seed": seed, "checkpoint": checkpoint if method == "genwarp" else None,
+                "overwrite": overwrite,
                 "sampler": {"num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale},
                 "inpaint": {"model": inpaint_model, "inpaint_size": None} if method == "warp_inpaint" else {},
             })

@@ -82,7 +82,9 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
     """Run the stages of ``cfg`` (an :class:`EvaluateConfig` or a DictConfig of its keys).
 
     ``method_kwargs`` / ``suite_kwargs`` inject objects (tests: tiny pipelines and metric networks).
-    Returns ``{"generate": stats, "score": {"rows", "summary"}}`` for the stages run.
+    Returns ``{"generate": stats, "score": {"rows", "summary", "results_dir", "results_md"}}`` for
+    the stages run; ``results_md`` is where *these* scores were written (the predictions folder
+    when ``predictions`` is a foreign folder, ``results_dir`` when given, else ``output_dir``).
     """
     from omegaconf import OmegaConf
 
@@ -90,6 +92,7 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
     from genwarp.evaluation.datasets import build_eval_dataset, default_index_path
     from genwarp.evaluation.evaluator import _accelerator, generate, index_pairs, score
     from genwarp.evaluation.layout import EvalLayout
+    from genwarp.evaluation.settings import generation_settings
     from genwarp.evaluation.suite import MetricSuite
 
     cfg = _as_config(cfg)
@@ -101,7 +104,14 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         accelerator = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(even_batches=False))
     acc = _accelerator(accelerator)
     device = acc.device
-    layout = EvalLayout(cfg.output_dir, cfg.predictions, cfg.results_dir)
+    predictions = cfg.predictions
+    if predictions and Path(predictions).resolve() == (Path(cfg.output_dir) / "images").resolve():
+        predictions = None  # the folder's own images
+    layout = EvalLayout(cfg.output_dir, predictions, cfg.results_dir)
+    if predictions and layout.results.resolve() == layout.root.resolve():
+        raise ValueError(f"results_dir={cfg.results_dir} is the evaluation folder itself, whose results belong to its own "
+                         f"images/: score predictions={predictions} into another results_dir (default: the predictions "
+                         "folder)")
     results: dict[str, Any] = {}
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
     data_name = cfg.data["name"]
@@ -128,26 +138,59 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         method = None
         if cfg.stage != "prepare" and cfg.method != "none":
             method = build_method_from_config(cfg, device, **(method_kwargs or {}))
-        if acc.is_main_process:
-            layout.root.mkdir(parents=True, exist_ok=True)
-            (layout.root / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+        exact_masks = mask_dataset is not None or (dkw["depth"] == "gt" and not dkw["depth_noise"])
+        settings = generation_settings(cfg, index=index, dataset_kwargs=dkw, exact_masks=exact_masks,
+                                       method_info=method.describe() if method is not None else None)
         index_meta = {"path": str(index_path), "dataset": index.get("dataset"), "num_entries": index.get("num_entries"),
                       "depth": dkw["depth"] if isinstance(dkw["depth"], str) else repr(dkw["depth"]),
                       "depth_noise": dkw["depth_noise"], "resolution": dkw["resolution"]}
         results["generate"] = generate(layout, dataset, pairs, method, mask_dataset=mask_dataset,
                                        batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
                                        save_warped=cfg.save_warped, accelerator=acc, index_meta=index_meta,
-                                       progress=cfg.progress)
-        if method is not None:
-            meta["method_info"] = method.describe()
-        meta["depth"] = OmegaConf.to_container(cfg.depth) if not isinstance(cfg.depth, dict) else cfg.depth
+                                       progress=cfg.progress, settings=settings, overwrite=cfg.overwrite)
+        if acc.is_main_process:  # after the settings check: a refused run leaves the folder as it was
+            (layout.root / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
 
     if suite is not None:
-        method_file = layout.root / "method.json"
-        if "method_info" not in meta and method_file.is_file() and cfg.predictions is None:
-            import json
-
-            meta["method_info"] = json.loads(method_file.read_text())
+        meta.update(_score_meta(cfg, layout))
         results["score"] = score(layout, suite, batch_size=cfg.score_batch_size, num_workers=cfg.num_workers,
                                  accelerator=acc, meta=meta, progress=cfg.progress)
+        results["score"]["results_dir"] = str(layout.results)
+        results["score"]["results_md"] = str(layout.results / "results.md")
     return results
+
+
+def _score_meta(cfg: Any, layout) -> dict[str, Any]:
+    """What the scored images are (for meta.json / results.md): the folder's own images are
+    described by its records (``method.json``, ``settings.json``), not by this command's config;
+    foreign predictions by ``name`` (else the method record beside them, else their folder name)."""
+    from genwarp.data.eval_index import read_json
+    from genwarp.evaluation.settings import read_settings
+
+    settings = read_settings(layout.root) or {}
+    refs = settings.get("references") or {}
+    out: dict[str, Any] = {}
+    if refs.get("data", {}).get("name"):
+        out["data"] = refs["data"]["name"]
+    if layout.predictions == layout.root / "images":
+        method_file = layout.root / "method.json"
+        info = read_json(method_file, "the method record") if method_file.is_file() else None
+        if info is not None:
+            out["method_info"] = info
+        out["method"] = cfg.name or (info or {}).get("method") or cfg.method
+        if settings:
+            out["settings"] = settings.get("images") or {"references": refs}
+            if (settings.get("images") or {}).get("depth"):
+                out["depth"] = settings["images"]["depth"]
+        return out
+    pred = layout.predictions
+    beside = pred.parent / "method.json" if pred.name == "images" else None
+    info = read_json(beside, "the method record") if beside is not None and beside.is_file() else None
+    out["method"] = cfg.name or (info or {}).get("method") or pred.name
+    if info is not None:
+        out["method_info"] = info
+    out["predictions"] = str(pred)
+    out["references"] = str(layout.root)
+    if refs:
+        out["settings"] = {"references": refs}
+    return out
