@@ -7,7 +7,9 @@
     python scripts/train.py ... resume=latest                # continue a run exactly
 
 Overrides use Hydra syntax (`trainer.max_steps=100`, `model.condition_kind=depth`, ...). The
-config schema is checked before anything is built: a misspelt key fails naming it.
+config schema is checked before anything is built: a misspelt key fails naming it, and a bad
+value (``trainer.batch_size=0``), a folder holding another run or in use by another training, or an
+unusable checkpoint is one ``error:`` line and exit code 2.
 With `evaluate_after=true` (the default of the synthetic_tiny preset run by the Quickstart), the
 trained model is then evaluated on the frozen synthetic index against the warp-only baseline.
 """
@@ -28,9 +30,16 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: TrainConfig) -> None:
+    from genwarp.training.checkpoint import CheckpointError
     from genwarp.training.loop import train
+    from genwarp.training.run_folder import RunFolderError
+    from genwarp.training.validate import ConfigError
 
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    except (ConfigError, RunFolderError, CheckpointError) as err:  # bad input: one line, exit 2
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     if result is None:
         return
     from accelerate import PartialState

@@ -165,6 +165,7 @@ class TrainConfig:
     name: str = "train"
     output_dir: str = MISSING
     resume: str | None = None  # None | latest | <checkpoint dir>
+    overwrite: bool = False  # train into a folder holding another run (its artefacts are removed first)
     evaluate_after: bool = False  # run the evaluation step of the main job after training
     evaluate_limit: int | None = None  # evaluate only the first N pairs of the index (None: all)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -27,11 +27,13 @@ from tqdm.auto import tqdm
 from genwarp.data import stable_seed
 from genwarp.models import GenWarpObjective
 from genwarp.training.build import Components, build_components, make_pipeline
-from genwarp.training.checkpoint import read_state, resolve_resume, save_checkpoint
+from genwarp.training.checkpoint import load_training_state, read_state, resolve_resume, save_checkpoint
 from genwarp.training.config import TrainConfig
 from genwarp.training.data import ResumableBatchSampler, TrainPairs
 from genwarp.training.datasets import build_dataset
 from genwarp.training.logging import flatten_config, log_images, tracker_setup
+from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
+from genwarp.training.validate import check_resolution_fits, validate_train_config
 from genwarp.training.validation import load_validation_pairs, run_validation
 
 
@@ -136,20 +138,39 @@ def _full_model(accelerator: Accelerator, model, components: Components):
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Train as ``cfg`` says; returns where everything was written."""
+    validate_train_config(cfg)  # every bad value named before anything is built
+    out = Path(cfg.output_dir)
     accelerator = make_accelerator(cfg)
     for noisy in ("accelerate", "accelerate.accelerator", "accelerate.checkpointing"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    out = Path(cfg.output_dir)
+    run_lock = None
+    if accelerator.is_main_process:
+        run_lock = lock_run_folder(out)  # held until this function returns (or the process dies)
+        removed = check_run_folder(out, cfg.resume, cfg.overwrite)
+        if removed:
+            accelerator.print(removed)
+    accelerator.wait_for_everyone()
+    resume_from = resolve_resume(cfg.resume, out)
+    if resume_from is not None:
+        refused, allowed = resume_config_changes((resume_from / "config.yaml").read_text(), cfg)
+        if refused:
+            raise RunFolderError(
+                f"resume from {resume_from} continues that run exactly, but these settings differ from its config: "
+                f"{'; '.join(refused)}. Drop the overrides, or start a new run (another output_dir=...)")
+        if allowed:
+            accelerator.print(f"resuming with changed bookkeeping settings: {'; '.join(allowed)}")
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(config_yaml)
+        (out / "config.yaml").write_text(config_yaml)  # what this run actually uses
     accelerator.wait_for_everyone()
 
     t = cfg.trainer
     torch.manual_seed(t.seed)  # identical initial weights on every process
     components = build_components(cfg.model)
     model = components.model
+    codec_factor = getattr(components.codec.config, "factor", None) or 2 ** (
+        len(components.codec.config.block_out_channels) - 1)
+    check_resolution_fits(cfg.data.resolution, codec_factor, len(model.denoiser.config.block_out_channels) - 1)
     device = accelerator.device
     frozen_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.mixed_precision, torch.float32)
     for frozen in (components.codec, components.image_encoder):
@@ -163,8 +184,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     lr_scheduler = make_lr_scheduler(cfg, optimizer, accelerator.num_processes)
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
     if ema is not None:
-        ema.to(device)
-        accelerator.register_for_checkpointing(ema)
+        ema.to(device)  # checkpointed by save_checkpoint as data (never registered with accelerate: it pickles)
     objective = GenWarpObjective(model, components.codec, components.image_encoder,
                                  condition_dropout=t.condition_dropout, snr_gamma=t.snr_gamma,
                                  noise_offset=t.noise_offset, near=t.near, far=t.far,
@@ -173,9 +193,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                                  timestep_bias_portion=t.timestep_bias_portion)
 
     step, last_checkpoint = 0, None
-    resume_from = resolve_resume(cfg.resume, out)
     if resume_from is not None:
-        accelerator.load_state(str(resume_from))
+        load_training_state(accelerator, resume_from, model, optimizer, lr_scheduler, ema)
         step = int(read_state(resume_from)["step"])
         last_checkpoint = resume_from
         accelerator.print(f"resumed from {resume_from} at step {step}")
@@ -265,6 +284,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             state = {"microbatches": step * t.gradient_accumulation_steps, "num_processes": accelerator.num_processes,
                      "steps_per_rank": per_rank[:, 0].tolist(), "skipped_pairs_per_rank": per_rank[:, 1].tolist()}
             last_checkpoint = save_checkpoint(accelerator, out, step, state, config_yaml, t.keep_last,
+                                              model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, ema=ema,
                                               kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)
 
         if due["validate"]:
@@ -281,6 +301,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     # (Accelerator.end_training would also destroy it; scripts/train.py does that at the very end.)
     for tracker in accelerator.trackers:
         tracker.finish()
+    if run_lock is not None:
+        run_lock.close()
     return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
                        metrics=metrics)
 

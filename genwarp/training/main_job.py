@@ -71,6 +71,9 @@ def evaluate_trained(cfg: TrainConfig, result: Any, *, limit: int | None = None,
             "checkpoint": str(result.export_dir) if method == "genwarp" else None,
             "metrics": metrics, "device": device, "limit": limit, "batch_size": 16,
             "progress": cfg.logger.progress_bar,
+            # The run's eval/ belongs to this run; after a resumed run trained further, its old
+            # images are of an older export and must be regenerated, not refused.
+            "overwrite": True,
             "sampler": {"num_inference_steps": cfg.trainer.val_steps, "guidance_scale": cfg.trainer.val_guidance,
                         "near": cfg.trainer.near, "far": cfg.trainer.far},
         }

@@ -23,6 +23,6 @@ def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = 
     return proc
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def train_cli():
     return run_train

@@ -6,6 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from genwarp import GenWarpPipeline
+from genwarp.training.state_io import load_tree
 
 
 def test_export_holds_the_ema_weights(train_cli, tmp_path):
@@ -15,7 +16,7 @@ def test_export_holds_the_ema_weights(train_cli, tmp_path):
               "trainer.lr_scheduler=constant", f"output_dir={tmp_path}")
     ckpt = tmp_path / "checkpoints" / "step_00000003"
     raw = load_file(str(next(ckpt.glob("model*.safetensors"))))
-    shadow = torch.load(ckpt / "custom_checkpoint_0.pkl", weights_only=True)["shadow_params"]
+    shadow = load_tree(ckpt, "ema")["shadow_params"]
     exported = GenWarpPipeline.from_pretrained(tmp_path / "model").model
     # EMAModel keeps one shadow per trainable parameter, in model.trainable_parameters() order
     # (every part is trained by default; the preserver's dead tail is frozen in every model).

@@ -43,7 +43,8 @@ def test_two_cpu_processes_both_step_and_checkpoint_once(train_cli, tmp_path):
     ckpt = tmp_path / "checkpoints" / "step_00000002"
     state = json.loads((ckpt / "trainer_state.json").read_text())
     assert state["num_processes"] == 2 and state["steps_per_rank"] == [2, 2]
-    assert sorted(p.name for p in ckpt.glob("random_states_*.pkl")) == ["random_states_0.pkl", "random_states_1.pkl"]
+    assert sorted(p.name for p in ckpt.glob("random_states_*.json")) == ["random_states_0.json", "random_states_1.json"]
+    assert not list(ckpt.glob("*.pkl")) and not list(ckpt.glob("*.bin"))  # data only: nothing to unpickle
     assert len(list(ckpt.glob("model*.safetensors"))) == 1
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step_00000002"]
 
