@@ -43,6 +43,7 @@ __all__ = [
     "CameraPath",
     "camera_file_path",
     "camera_pose",
+    "check_camera_rows",
     "dolly_poses",
     "interpolate_poses",
     "intrinsics_from_fov",
@@ -259,6 +260,10 @@ def preset_path(
         raise InferenceInputError(f"--path must be one of {', '.join(PRESET_PATHS)}, got {name!r}")
     if n < 1:
         raise InferenceInputError(f"--num-views must be at least 1, got {n}")
+    for flag, value in (("--angle", angle), ("--distance", distance), ("--radius", radius),
+                        ("--pivot-depth", pivot_depth), ("scene scale", scene_scale)):
+        if value is not None and not math.isfinite(float(value)):
+            raise InferenceInputError(f"{flag} must be a finite number, got {value!r}")
     pivot = scene_scale if pivot_depth is None else float(pivot_depth)
     if pivot <= 0:
         raise InferenceInputError(f"--pivot-depth must be positive (depth units), got {pivot}")
@@ -278,6 +283,38 @@ def preset_path(
 # ------------------------------------------------------------------------------------------------
 
 
+ROTATION_TOLERANCE = 1e-3  # max |RᵀR − I| entry and |det R − 1| accepted from a camera file
+
+
+def check_camera_rows(path: str | Path, cams, rows: list[int]) -> None:
+    """Refuse camera-file rows that are not a camera: non-finite values, a focal length ≤ 0, or a
+    rotation that is not orthonormal with determinant +1 (within :data:`ROTATION_TOLERANCE`; a
+    scaled, sheared, mirrored or singular matrix). The error names the file, the row (0-based, as
+    ``--source-frame`` / ``--frames`` count) and its timestamp."""
+    dropped = getattr(cams, "dropped", None) or {}
+    for row in dict.fromkeys(rows):  # each once, in order
+        where = f"camera file {path} row {row} (timestamp {int(cams.timestamps[row])})"
+        if row in dropped:
+            raise InferenceInputError(f"{where} cannot be used: {dropped[row][1]}")
+        K = cams.intrinsics[row].double()
+        c2w = cams.c2w[row].double()
+        if not (bool(torch.isfinite(K).all()) and bool(torch.isfinite(c2w).all())):
+            raise InferenceInputError(f"{where}: non-finite camera values")
+        fx, fy = float(K[0, 0]), float(K[1, 1])
+        if not (fx > 0 and fy > 0):
+            raise InferenceInputError(f"{where}: focal lengths fx={fx:g}, fy={fy:g} must be positive (normalised "
+                                      "fx/W, fy/H)")
+        R = c2w[:3, :3]
+        ortho = float((R.T @ R - torch.eye(3, dtype=torch.float64)).abs().max())
+        det = float(torch.linalg.det(R))
+        if ortho > ROTATION_TOLERANCE or abs(det - 1.0) > ROTATION_TOLERANCE:
+            raise InferenceInputError(
+                f"{where}: the 3x3 rotation of the world-to-camera matrix is not a rotation (max |RᵀR − I| = "
+                f"{ortho:.3g}, det = {det:.4g}; a rigid camera needs an orthonormal matrix with det +1 within "
+                f"{ROTATION_TOLERANCE:g})"
+            )
+
+
 def camera_file_path(
     path: str | Path,
     source_frame: int = 0,
@@ -292,10 +329,14 @@ def camera_file_path(
     (0-based) is the input image's camera; the targets are ``frames`` (default: every other row, in
     file order), evenly subsampled to ``num_views`` if given. RealEstate10K translations have an
     arbitrary scale per sequence: ``translation_scale`` multiplies them to bring them into the
-    depth map's units.
+    depth map's units. The rows used are checked first (:func:`check_camera_rows`): finite values,
+    positive focal lengths, rigid rotations.
     """
     from genwarp.data.health import DataError
     from genwarp.data.re10k import read_camera_file
+
+    if not (math.isfinite(float(translation_scale)) and float(translation_scale) > 0):
+        raise InferenceInputError(f"--translation-scale must be a positive finite number, got {translation_scale!r}")
 
     try:
         cams = read_camera_file(path)
@@ -323,6 +364,7 @@ def camera_file_path(
             f"{path}: intrinsics look like pixels (values up to {float(K.abs().max()):.4g}); RealEstate10K "
             "files store fx/W, fy/H, cx/W, cy/H"
         )
+    check_camera_rows(path, cams, [source_frame, *frames])
     src = cams.c2w[source_frame].double()
     tgt = cams.c2w[frames].double()
     rel = invert_rigid(relative_transform(src.expand_as(tgt), tgt))  # target c2w in the source frame

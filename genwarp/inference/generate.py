@@ -28,9 +28,53 @@ from tqdm.auto import tqdm
 
 from genwarp.geometry import invert_rigid, prepare_splat, softmax_splat
 from genwarp.inference.cameras import CameraPath
+from genwarp.inference.errors import InferenceInputError, warn_input
 from genwarp.inference.inputs import Source
 
-__all__ = ["ViewResults", "draw_latents", "generate_autoregressive", "generate_views", "warp_depth"]
+__all__ = [
+    "NEAR",
+    "ViewResults",
+    "check_depth_near",
+    "draw_latents",
+    "generate_autoregressive",
+    "generate_views",
+    "warp_depth",
+]
+
+NEAR = 0.01  # near plane of the warp (depth units): closer points are never splatted
+NEAR_WARN_FRACTION = 0.01  # at least this fraction of the depth in front of NEAR: a warning
+NEAR_ERROR_FRACTION = 0.5  # at least this fraction: an error (the depth is in the wrong units)
+
+
+def check_depth_near(
+    depth: Float[Tensor, "1 h w"], mask: Bool[Tensor, "1 h w"] | None, what: str, near: float = NEAR,
+    hint: str = "",
+) -> float:
+    """The fraction of known depth pixels at or in front of the warp's near plane ``near`` — they are
+    never warped, so they come out black in every warped view. At least
+    :data:`NEAR_ERROR_FRACTION` of them is an error (the depth is almost surely in the wrong units:
+    the warp would be all or mostly black); at least :data:`NEAR_WARN_FRACTION` a warning. Both name
+    ``what``, the fraction and ``near``; ``hint`` is appended to the error (e.g. which flag sets the
+    units)."""
+    d = depth.float()
+    known = torch.isfinite(d) & (d > 0)
+    if mask is not None:
+        known = known & mask.bool()
+    n_known = int(known.sum())
+    if n_known == 0:
+        raise InferenceInputError(f"{what}: the depth map has no valid (positive, finite) pixel")
+    close = known & (d <= near)
+    fraction = int(close.sum()) / n_known
+    if fraction > 0:
+        median = float(d[known].median())
+        message = (f"{what}: {fraction:.1%} of the depth pixels are at or in front of the warp's near plane "
+                   f"{near:g} (depth units; median depth {median:.4g}) and are never warped")
+        if fraction >= NEAR_ERROR_FRACTION:
+            raise InferenceInputError(f"{message}, so the warped views would be {'all' if fraction == 1 else 'mostly'} "
+                                      f"black; the depth looks like it is in the wrong units{hint}")
+        if fraction >= NEAR_WARN_FRACTION:
+            warn_input(f"{message} (black in the warped views)")
+    return fraction
 
 
 @dataclass
@@ -88,7 +132,7 @@ def _run(
                 source.image[None], source.depth[None], source.intrinsics[None],
                 path.intrinsics[None, start:stop], src_to_tgt[None, start:stop],
                 height=height, width=width, num_inference_steps=steps, guidance_scale=guidance,
-                latents=latents[None, start:stop], depth_mask=mask[None],
+                latents=latents[None, start:stop], depth_mask=mask[None], near=NEAR,
             )
             images.append(out.images[0].float().cpu())
             warped.append(out.warped[0].float().cpu())
