@@ -8,17 +8,35 @@ Models come from one of three places:
   ``<output_dir>/model``, or the run folder itself).
 * ``tiny_random`` — a tiny random-weight model (no download): for tests and trying the tools out;
   its "generated" views are structured noise.
+
+:func:`check_model_source` runs before anything heavy is read: exactly one source, and every weight
+and config file it will read is checked for truncation (a ``.safetensors`` file must be exactly as
+long as its header says, a zip-format ``.pth`` / ``.bin`` must have its zip directory, which sits at
+the very end, and a ``.json`` must parse). A damaged file is one error naming it and how to
+download it again.
 """
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import torch
 
 from genwarp.inference.errors import InferenceInputError
 
-__all__ = ["DTYPES", "load_depth_estimator", "load_pipeline", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DTYPES",
+    "check_model_source",
+    "check_weight_file",
+    "load_depth_estimator",
+    "load_pipeline",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -57,6 +75,118 @@ def _pipeline_folder(checkpoint: Path) -> Path:
     )
 
 
+def check_weight_file(path: str | Path, redownload: str) -> None:
+    """An error naming ``path`` if a weight (or JSON config) file is visibly truncated or corrupt;
+    ``redownload`` says how to get it again. Cheap: reads a header or the zip directory only."""
+    path = Path(path)
+    size = path.stat().st_size
+
+    def bad(why: str):
+        raise InferenceInputError(
+            f"{path} looks truncated or corrupt ({why}); delete it and {redownload}"
+        )
+
+    if size == 0:
+        bad("the file is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        with open(path, "rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < n <= size - 8:
+                bad(f"{size:,} bytes, too short for its safetensors header")
+            try:
+                header = json.loads(f.read(n))
+                end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                bad("its safetensors header is not valid")
+        expected = 8 + n + end
+        if size != expected:
+            bad(f"{size:,} bytes where its header announces {expected:,}")
+    elif suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"  # torch.save's zip format; older pickles are left to torch.load
+        if zipped:
+            try:
+                zipfile.ZipFile(path).close()
+            except (zipfile.BadZipFile, OSError, EOFError):
+                bad(f"{size:,} bytes and its zip directory, stored at the end, is missing: the download was cut off")
+    elif suffix == ".json":
+        try:
+            json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            bad(f"not valid JSON: {e}")
+
+
+def _release_files(root: Path, variant: str) -> list[tuple[Path, str]]:
+    """The release files that exist, each with how to download it again (README commands)."""
+    how = {
+        "variant": f"download it again: huggingface-cli download Sony/genwarp --include \"{variant}/*\" "
+                   f"--local-dir {root}",
+        "vae": f"download it again: huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {root / 'sd-vae-ft-mse'}",
+        "clip": "download it again: huggingface-cli download lambdalabs/sd-image-variations-diffusers --include "
+                f"\"image_encoder/*\" --local-dir {root}",
+    }
+    files = [(root / variant / name, how["variant"])
+             for name in ("config.json", "reference_unet.pth", "denoising_unet.pth", "pose_guider.pth")]
+    files += [(root / "sd-vae-ft-mse" / name, how["vae"])
+              for name in ("config.json", "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")]
+    files += [(root / "image_encoder" / name, how["clip"])
+              for name in ("config.json", "model.safetensors", "pytorch_model.bin")]
+    return [(p, h) for p, h in files if p.is_file()]
+
+
+def check_model_source(
+    *,
+    release_dir: str | Path | None = None,
+    variant: str = "multi1",
+    checkpoint: str | Path | None = None,
+    tiny_random: bool = False,
+) -> None:
+    """Everything about the model choice that can be checked without loading it: exactly one
+    source, a known variant, a GenWarp export folder, and no truncated / corrupt weight file (see
+    the module docstring). A missing release file is named, with where it is published."""
+    chosen = [name for name, on in (("--release-dir", release_dir is not None), ("--checkpoint", checkpoint is not None),
+                                    ("--tiny-random", tiny_random)) if on]
+    if len(chosen) != 1:
+        raise InferenceInputError(
+            "choose the model with exactly one of --release-dir DIR (with --variant multi1|multi2), "
+            f"--checkpoint DIR or --tiny-random; got {' and '.join(chosen) if chosen else 'none'}"
+        )
+    if release_dir is not None:
+        from genwarp.models.release import _SOURCES
+
+        root = Path(release_dir)
+        if variant not in ("multi1", "multi2") and not (root / variant).is_dir():
+            raise InferenceInputError(f"--variant must be multi1 or multi2 (a folder of {release_dir}), got {variant!r}")
+        if not root.is_dir():
+            raise InferenceInputError(
+                f"release checkpoints root not found: {root}. Download {_SOURCES['variant']}, "
+                f"{_SOURCES['sd-vae-ft-mse']} and {_SOURCES['image_encoder']} into it (README: 'Released checkpoints')."
+            )
+        if not (root / variant).is_dir():
+            raise InferenceInputError(f"release variant folder not found: {root / variant} (variants: multi1, multi2). "
+                                      f"It is published in {_SOURCES['variant']}.")
+        required = [(root / variant / n, "variant") for n in
+                    ("config.json", "reference_unet.pth", "denoising_unet.pth", "pose_guider.pth")]
+        required += [(root / "sd-vae-ft-mse" / "config.json", "sd-vae-ft-mse"),
+                     (root / "image_encoder" / "config.json", "image_encoder")]
+        for path, what in required:
+            if not path.is_file():
+                raise InferenceInputError(
+                    f"release checkpoint file missing: {path}. It is published in {_SOURCES[what]}; see the README "
+                    "section 'Released checkpoints' for the expected layout."
+                )
+        for path, how in _release_files(root, variant):
+            check_weight_file(path, how)
+    if checkpoint is not None:
+        folder = _pipeline_folder(Path(checkpoint))
+        how = "export it again (GenWarpPipeline.save_pretrained) or copy the whole folder again"
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix.lower() in (*WEIGHT_SUFFIXES, ".json"):
+                check_weight_file(path, how)
+
+
 def load_pipeline(
     *,
     release_dir: str | Path | None = None,
@@ -69,19 +199,11 @@ def load_pipeline(
     """A :class:`~genwarp.pipelines.GenWarpPipeline` from exactly one source (see the module docstring)."""
     from genwarp.pipelines import GenWarpPipeline
 
-    chosen = [name for name, on in (("--release-dir", release_dir is not None), ("--checkpoint", checkpoint is not None),
-                                    ("--tiny-random", tiny_random)) if on]
-    if len(chosen) != 1:
-        raise InferenceInputError(
-            "choose the model with exactly one of --release-dir DIR (with --variant multi1|multi2), "
-            f"--checkpoint DIR or --tiny-random; got {' and '.join(chosen) if chosen else 'none'}"
-        )
+    check_model_source(release_dir=release_dir, variant=variant, checkpoint=checkpoint, tiny_random=tiny_random)
     if release_dir is not None:
-        if variant not in ("multi1", "multi2") and not (Path(release_dir) / variant).is_dir():
-            raise InferenceInputError(f"--variant must be multi1 or multi2 (a folder of {release_dir}), got {variant!r}")
         try:
             return GenWarpPipeline.from_release(release_dir, variant=variant, torch_dtype=dtype, device=device)
-        except FileNotFoundError as e:
+        except OSError as e:  # a missing file (named, with where it is published) or an unreadable one
             raise InferenceInputError(str(e)) from None
     if checkpoint is not None:
         folder = _pipeline_folder(Path(checkpoint))

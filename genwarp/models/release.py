@@ -17,6 +17,7 @@ The loaded model is configured to sample exactly as the release does, quirks inc
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,14 @@ def _require(path: Path, what: str) -> Path:
 
 
 def _load_pth(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, IndexError, ValueError, pickle.UnpicklingError) as e:  # a cut-off / damaged file
+        reason = str(e).split("\n")[0]
+        raise OSError(
+            f"cannot read {path} as a weights-only PyTorch file ({type(e).__name__}: {reason}); "
+            f"it looks truncated or corrupt: delete it and download it again from {_SOURCES['variant']}"
+        ) from e
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} is not a plain state dict of tensors")
     return state
