@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,9 @@ from genwarp.inference.cameras import (
     preset_path,
     scene_depth,
 )
-from genwarp.inference.errors import InferenceInputError
-from genwarp.inference.generate import generate_views
-from genwarp.inference.inputs import prepare_source
+from genwarp.inference.errors import InferenceInputError, InferenceInputWarning
+from genwarp.inference.generate import check_depth_near, generate_views
+from genwarp.inference.inputs import check_image_size, prepare_source
 from genwarp.inference.loading import load_depth_estimator
 from genwarp.inference.outputs import depth_preview, write_gif, write_mp4
 from genwarp.utils import to_uint8
@@ -121,14 +122,20 @@ class DemoBackend:
         if mode not in CAMERA_MODES:
             raise InferenceInputError(f"camera mode must be one of {', '.join(CAMERA_MODES)}, got {mode!r}")
         t0 = time.perf_counter()
-        array = np.asarray(image)
-        if array.ndim == 2:
-            array = np.repeat(array[..., None], 3, axis=-1)
-        pixels = torch.from_numpy(np.ascontiguousarray(array[..., :3])).permute(2, 0, 1).float() / 255.0
-        K = intrinsics_from_fov(float(fov), *pixels.shape[-2:])
-        source = prepare_source(pixels, K, self.height, self.width)
-        source.depth = self._depth(source.image, depth_model)
-        source.depth_mask = torch.isfinite(source.depth) & (source.depth > 0)
+        with warnings.catch_warnings(record=True) as caught:  # input warnings go into the status line
+            warnings.simplefilter("always", InferenceInputWarning)
+            array = np.asarray(image)
+            if array.ndim == 2:
+                array = np.repeat(array[..., None], 3, axis=-1)
+            pixels = torch.from_numpy(np.ascontiguousarray(array[..., :3])).permute(2, 0, 1).float() / 255.0
+            check_image_size("the photo", pixels.shape[-2:], self.height, self.width)
+            K = intrinsics_from_fov(float(fov), *pixels.shape[-2:])
+            source = prepare_source(pixels, K, self.height, self.width)
+            source.depth = self._depth(source.image, depth_model)
+            source.depth_mask = torch.isfinite(source.depth) & (source.depth > 0)
+            check_depth_near(source.depth, source.depth_mask, f"depth from {depth_model}",
+                             hint="; choose a metric depth model")
+        notes = [str(w.message) for w in caught if issubclass(w.category, InferenceInputWarning)]
         scale = scene_depth(source.depth, source.depth_mask)
         if mode == SLIDERS:
             c2w = camera_pose(yaw=yaw, pitch=pitch, right=sideways * scale, forward=forward * scale)
@@ -145,6 +152,7 @@ class DemoBackend:
         shown = len(path) - 1 if mode == SLIDERS else len(path) // 2
         status = (f"{len(path)} view(s) in {time.perf_counter() - t0:.1f} s · median depth {scale:.3g} "
                   f"(depth-model units) · visible {float(res.visibility[shown].mean()):.0%} of the shown view")
+        status += "".join(f"\n\nwarning: {note}" for note in notes)
         return DemoResult(
             depth=to_uint8(depth_preview(source.depth, source.depth_mask)),
             warped=to_uint8(res.warped[shown]),

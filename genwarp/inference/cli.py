@@ -21,7 +21,12 @@ Examples::
 Writes, for every input image, ``<output>/<image stem>/``: ``views/NNN.png`` (one per view),
 ``warped/NNN.png``, ``path.mp4`` and ``path.gif`` (one frame per view), ``contact_sheet.png``
 (input | warped | generated per view), ``input.png``, ``depth.npy`` / ``depth.png`` and
-``cameras.json`` (every camera and setting); the output folder is printed at the end.
+``cameras.json`` (every camera and setting); the output folder is printed at the end. Two images
+whose names differ only by extension (``x.png``, ``x.jpg``) are refused, since their folders would
+collide. A folder that already holds results of an earlier run is refused unless ``--overwrite``
+is given; then the earlier result files (only those: ``views/NNN.png``, ``warped/NNN.png`` and the
+files above) are removed, with a line saying so, before the new ones are written, so a folder never
+mixes two runs.
 
 **Units.** Camera translations (``--forward``, ``--distance``, camera-file translations ×
 ``--translation-scale``) are in the units of the depth map: metres for the default ZoeDepth (a
@@ -29,16 +34,25 @@ metric estimator) and for ``--depth-file`` maps in metres. Preset magnitudes lef
 fractions of the scene's median depth, so they suit any depth scale.
 
 Bad input (an unreadable image, a malformed camera file, a depth map of the wrong size,
-contradictory flags) prints one ``error:`` line and exits with status 2; in a folder run a bad
-image is skipped with one line and the exit status is 1.
+contradictory flags, a NaN or out-of-range number, a non-rigid camera, an unwritable ``--output``,
+a truncated weight file) prints one ``error:`` line and exits with status 2, before any model is
+loaded; in a folder run a bad image is skipped with one line and the exit status is 1. Input that
+works but probably not as meant (a tiny image blown up, a panorama cropped to a sliver, the first
+frame of an animated GIF, depth in front of the warp's near plane, a view that sees nothing of the
+source) prints one ``warning:`` line each and carries on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import sys
+import tempfile
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -55,16 +69,35 @@ from genwarp.inference.cameras import (
     preset_path,
     scene_depth,
 )
-from genwarp.inference.errors import InferenceInputError
-from genwarp.inference.generate import generate_autoregressive, generate_views
-from genwarp.inference.inputs import find_depth_file, list_images, load_depth, load_image, prepare_source
-from genwarp.inference.loading import load_depth_estimator, load_pipeline, resolve_device, resolve_dtype
+from genwarp.inference.errors import InferenceInputError, InferenceInputWarning, warn_input
+from genwarp.inference.generate import check_depth_near, generate_autoregressive, generate_views
+from genwarp.inference.inputs import (
+    check_image_size,
+    check_unique_stems,
+    find_depth_file,
+    list_images,
+    load_depth,
+    load_image,
+    prepare_source,
+)
+from genwarp.inference.loading import (
+    check_model_source,
+    load_depth_estimator,
+    load_pipeline,
+    resolve_device,
+    resolve_dtype,
+)
 from genwarp.inference.outputs import depth_preview, save_png, write_contact_sheet, write_gif, write_mp4
 
 __all__ = ["build_parser", "main", "run"]
 
 EXPLICIT_FLAGS = ("yaw", "pitch", "roll", "right", "down", "forward")
 DEFAULT_PRESET_VIEWS = 24
+MAX_SIZE = 4096  # --height / --width
+MAX_STEPS = 1000  # DDIM steps: at most the schedule's training timesteps
+FPS_RANGE = (0.1, 240.0)
+OUTPUT_FILES = ("input.png", "depth.npy", "depth.png", "path.mp4", "path.gif", "contact_sheet.png", "cameras.json")
+OUTPUT_VIEW_DIRS = ("views", "warped")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("output")
     g.add_argument("--output", type=Path, help="output folder (default outputs/infer/<date-time>)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in <output>/<image stem>/ (default: refuse)")
     g.add_argument("--fps", type=float, default=8.0, help="frames per second of the MP4 / GIF (default 8)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -141,35 +176,165 @@ def build_parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------------------
 
 
-def _check_args(args: argparse.Namespace) -> str:
-    """Flag consistency; returns the camera mode: ``preset``, ``explicit`` or ``camera-file``."""
-    explicit = [f"--{n}" for n in EXPLICIT_FLAGS if getattr(args, n) is not None]
-    modes = [m for m, on in (("--path", args.path is not None), ("explicit pose (" + " ".join(explicit) + ")", bool(explicit)),
-                             ("--camera-file", args.camera_file is not None)) if on]
-    if len(modes) > 1:
-        raise InferenceInputError(f"give one camera: {' and '.join(modes)} were both given")
+def _need(flag: str, value, ok, what: str) -> None:
+    """``value`` (None: not given) must be a finite number for which ``ok(value)`` holds."""
+    if value is not None and not (math.isfinite(float(value)) and ok(value)):
+        raise InferenceInputError(f"{flag} must be {what}, got {value!r}")
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric flag finite and in range (NaN and ±inf parse as floats; none is meaningful)."""
     for name in ("height", "width"):
         value = getattr(args, name)
-        if value <= 0 or value % 8:
-            raise InferenceInputError(f"--{name} must be a positive multiple of 8, got {value}")
-    for name, low in (("num_views", 1), ("steps", 1), ("max_batch", 1), ("segment_length", 1)):
+        if value <= 0 or value % 8 or value > MAX_SIZE:
+            raise InferenceInputError(f"--{name} must be a positive multiple of 8 up to {MAX_SIZE}, got {value}")
+    for name, low in (("num_views", 1), ("steps", 1), ("max_batch", 1), ("segment_length", 1), ("source_frame", 0)):
         value = getattr(args, name)
         if value is not None and value < low:
             raise InferenceInputError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
-    if args.guidance < 0:
-        raise InferenceInputError(f"--guidance must be ≥ 0, got {args.guidance}")
-    if args.fps <= 0:
-        raise InferenceInputError(f"--fps must be positive, got {args.fps}")
+    _need("--steps", args.steps, lambda v: v <= MAX_STEPS, f"at most {MAX_STEPS} (the schedule's training timesteps)")
+    _need("--seed", args.seed, lambda v: 0 <= v < 2**64, "in 0 … 2^64 − 1")
+    _need("--depth-scale", args.depth_scale, lambda v: v > 0, "a positive number (depth units per integer step)")
+    _need("--fov", args.fov, lambda v: 0 < v < 179, "a vertical field of view in degrees in (0, 179)")
+    _need("--angle", args.angle, lambda v: abs(v) < 180, "an angle in degrees in (-180, 180)")
+    _need("--distance", args.distance, lambda v: True, "a finite number (depth units)")
+    _need("--radius", args.radius, lambda v: v >= 0, "a finite number ≥ 0 (depth units)")
+    _need("--pivot-depth", args.pivot_depth, lambda v: v > 0, "a positive number (depth units)")
+    for name in ("yaw", "pitch", "roll"):
+        _need(f"--{name}", getattr(args, name), lambda v: abs(v) < 180, "an angle in degrees in (-180, 180)")
+    for name in ("right", "down", "forward"):
+        _need(f"--{name}", getattr(args, name), lambda v: True, "a finite number (depth units)")
+    _need("--translation-scale", args.translation_scale, lambda v: v > 0, "a positive number")
+    _need("--guidance", args.guidance, lambda v: v >= 0, "a number ≥ 0")
+    lo, hi = FPS_RANGE
+    _need("--fps", args.fps, lambda v: lo <= v <= hi, f"a number of frames per second in [{lo:g}, {hi:g}]")
     if args.intrinsics is not None:
         fx, fy, cx, cy = args.intrinsics
+        if not all(math.isfinite(v) for v in args.intrinsics):
+            raise InferenceInputError(f"--intrinsics must be four finite numbers, got {fx!r} {fy!r} {cx!r} {cy!r}")
         if max(abs(v) for v in args.intrinsics) > 20 or fx <= 0 or fy <= 0:
             raise InferenceInputError(
                 f"--intrinsics {fx:g} {fy:g} {cx:g} {cy:g} must be normalised and positive (fx/W fy/H cx/W cy/H, "
                 "e.g. 0.9 0.9 0.5 0.5); divide pixel values by the image width / height"
             )
+
+
+def _check_args(args: argparse.Namespace) -> str:
+    """Flag consistency and ranges; returns the camera mode: ``preset``, ``explicit`` or ``camera-file``."""
+    explicit = [f"--{n}" for n in EXPLICIT_FLAGS if getattr(args, n) is not None]
+    modes = [m for m, on in (("--path", args.path is not None), ("explicit pose (" + " ".join(explicit) + ")", bool(explicit)),
+                             ("--camera-file", args.camera_file is not None)) if on]
+    if len(modes) > 1:
+        raise InferenceInputError(f"give one camera: {' and '.join(modes)} were both given")
+    _check_numbers(args)
     if args.camera_file is not None:
         return "camera-file"
     return "explicit" if explicit else "preset"
+
+
+def _check_output(output: Path) -> None:
+    """``--output`` must be creatable and writable (checked with a probe file in the nearest folder
+    that exists, which works for read-only file systems and for root as well); nothing is created."""
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InferenceInputError(f"--output {output} cannot be created: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".genwarp-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InferenceInputError(f"--output {output} is not writable ({existing}: {e.strerror or e}); choose another "
+                                  "--output") from None
+
+
+def _earlier_results(folder: Path) -> list[Path]:
+    """The result files of an earlier run in ``folder`` (only files this command writes)."""
+    if not folder.is_dir():
+        return []
+    found = [folder / n for n in OUTPUT_FILES if (folder / n).is_file()]
+    for sub in OUTPUT_VIEW_DIRS:
+        if (folder / sub).is_dir():
+            found += sorted(p for p in (folder / sub).glob("*.png") if p.stem.isdigit() and p.is_file())
+    return found
+
+
+def _check_earlier_results(images: list[Path], output: Path, overwrite: bool) -> None:
+    """Refuse result folders that are files, and (without ``--overwrite``) folders holding an
+    earlier run's results, before any work is done."""
+    clashes = []
+    for image in images:
+        folder = output / image.stem
+        if folder.exists() and not folder.is_dir():
+            raise InferenceInputError(f"the result folder {folder} of {image.name} is a file; move it or choose "
+                                      "another --output")
+        if _earlier_results(folder) and not overwrite:
+            clashes.append(folder)
+    if clashes:
+        names = ", ".join(str(f) for f in clashes[:3]) + (f" and {len(clashes) - 3} more" if len(clashes) > 3 else "")
+        raise InferenceInputError(
+            f"{names} already hold{'s' if len(clashes) == 1 else ''} the results of an earlier run; pass --overwrite to "
+            "replace them (only the earlier result files are removed) or choose another --output"
+        )
+
+
+def _remove_earlier_results(folder: Path, image: Path) -> None:
+    """``--overwrite``: remove an earlier run's results (announced) so the folder never mixes runs."""
+    old = _earlier_results(folder)
+    if not old:
+        return
+    for path in old:
+        path.unlink()
+    for sub in OUTPUT_VIEW_DIRS:
+        with contextlib.suppress(OSError):
+            (folder / sub).rmdir()  # only when empty: other files are left alone
+    n_views = sum(1 for p in old if p.parent.name == "views")
+    print(f"{image.name}: --overwrite: removed the earlier results in {folder} ({len(old)} files, {n_views} views)",
+          file=sys.stderr, flush=True)
+
+
+def _warn_unused_flags(args: argparse.Namespace, mode: str) -> None:
+    """Flags the chosen camera does not read are announced, not silently dropped."""
+    preset = (args.path or "orbit") if mode == "preset" else None
+    uses = {"angle": ("orbit",), "distance": ("dolly", "pan"), "radius": ("lookaround",),
+            "pivot_depth": ("orbit", "lookaround")}
+    unused = [f"--{n.replace('_', '-')}" for n, presets in uses.items()
+              if getattr(args, n) is not None and preset not in presets]
+    if mode != "camera-file":
+        unused += [flag for flag, on in (("--frames", args.frames is not None), ("--source-frame", args.source_frame != 0),
+                                         ("--translation-scale", args.translation_scale != 1.0)) if on]
+    if unused:
+        used_by = f"the {preset} path" if preset else ("the camera file" if mode == "camera-file" else "an explicit pose")
+        warn_input(f"{' '.join(unused)} not used by {used_by}: ignored")
+
+
+@contextlib.contextmanager
+def _deferred_warnings():
+    """Hold back warnings while input is being checked: if the checks fail, the error is the one
+    line printed; if they pass, the warnings follow."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InferenceInputWarning)
+        yield
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Input warnings as one ``warning: …`` line each on stderr (others as Python prints them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InferenceInputWarning)
+        default = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, InferenceInputWarning):
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def _source_intrinsics(args: argparse.Namespace, hw: tuple[int, int]) -> torch.Tensor:
@@ -242,18 +407,25 @@ class _SkipImage(InferenceInputError):
 
 
 def _read_source(args, image_path: Path, cam_file):
-    """Image, depth file and intrinsics of one input, at the working resolution (no model needed)."""
+    """Image, depth file and intrinsics of one input, at the working resolution, all checked (no
+    model needed); warnings are held back until every check has passed."""
     try:
-        image = load_image(image_path)
-        hw0 = tuple(image.shape[-2:])
-        depth = mask = None
-        depth_from = args.depth_model
-        if args.depth_file is not None:
-            depth_path = find_depth_file(image_path, args.depth_file)
-            depth, mask = load_depth(depth_path, hw0, args.depth_scale)
-            depth_from = str(depth_path)
-        K0 = cam_file[0] if cam_file is not None else _source_intrinsics(args, hw0)
-        source = prepare_source(image, K0, args.height, args.width, depth, mask, crop=not args.no_crop)
+        with _deferred_warnings():
+            image = load_image(image_path)
+            hw0 = tuple(image.shape[-2:])
+            check_image_size(image_path, hw0, args.height, args.width, crop=not args.no_crop)
+            depth = mask = None
+            depth_from = args.depth_model
+            if args.depth_file is not None:
+                depth_path = find_depth_file(image_path, args.depth_file)
+                depth, mask = load_depth(depth_path, hw0, args.depth_scale)
+                depth_from = str(depth_path)
+            K0 = cam_file[0] if cam_file is not None else _source_intrinsics(args, hw0)
+            source = prepare_source(image, K0, args.height, args.width, depth, mask, crop=not args.no_crop)
+            if source.depth is not None:
+                hint = ("; check --depth-scale (integer depth files are multiplied by it)"
+                        if depth_path.suffix.lower() != ".npy" else "; check the depth file's units")
+                check_depth_near(source.depth, source.depth_mask, f"depth file {depth_path}", hint=hint)
     except InferenceInputError as e:
         raise _SkipImage(str(e)) from None
     return source, hw0, depth_from
@@ -267,6 +439,11 @@ def process_image(runner: _Runner, image_path: Path, out_dir: Path, mode: str, c
     if source.depth is None:
         est = runner.estimator.estimate(source.image[None])[0].float().cpu()
         source.depth, source.depth_mask = est, torch.isfinite(est) & (est > 0)
+        try:
+            check_depth_near(source.depth, source.depth_mask, f"{image_path.name}: depth from {args.depth_model}",
+                             hint="; use a metric depth model or --depth-file")
+        except InferenceInputError as e:
+            raise _SkipImage(str(e)) from None
     scale = scene_depth(source.depth, source.depth_mask)
     path = _build_path(args, mode, cam_file, source.intrinsics, hw0, source.window, scale)
 
@@ -280,7 +457,15 @@ def process_image(runner: _Runner, image_path: Path, out_dir: Path, mode: str, c
     else:
         res = generate_views(pipe, source, path, **settings)
     gen_s = time.perf_counter() - t1
+    visible = [float(v.mean()) for v in res.visibility]
+    blind = [i for i, v in enumerate(visible) if v == 0]
+    if blind:
+        warn_input(f"{image_path.name}: view(s) {', '.join(map(str, blind))} of {len(path)} see nothing of the source "
+                   "(0% of the warped view is covered: the camera moved past, behind or away from the scene); the "
+                   "generated view(s) are unconstrained")
 
+    if args.overwrite:
+        _remove_earlier_results(out_dir, image_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_png(source.image, out_dir / "input.png")
     np.save(out_dir / "depth.npy", source.depth[0].numpy())
@@ -300,7 +485,7 @@ def process_image(runner: _Runner, image_path: Path, out_dir: Path, mode: str, c
         "source_intrinsics": source.intrinsics.tolist(),
         "path": path.to_json(),
         "anchors": res.anchors,
-        "visible_fraction": [round(float(v.mean()), 4) for v in res.visibility],
+        "visible_fraction": [round(v, 4) for v in visible],
         "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "generation_seconds": round(gen_s, 3),
         "total_seconds": round(time.perf_counter() - t0, 3),
@@ -312,16 +497,23 @@ def process_image(runner: _Runner, image_path: Path, out_dir: Path, mode: str, c
 
 def run(args: argparse.Namespace) -> int:
     """The command line's work; returns the exit status (0, or 1 when folder images were skipped)."""
-    mode = _check_args(args)
-    images = list_images(args.image)
-    cam_file = None
-    if mode == "camera-file":
-        cam_file = camera_file_path(args.camera_file, args.source_frame, args.frames, args.num_views,
-                                    args.translation_scale)
-    if args.depth_file is not None and not args.depth_file.exists():
-        raise InferenceInputError(f"--depth-file {args.depth_file} does not exist")
-    runner = _Runner(args)
-    output = args.output or Path("outputs/infer") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    with _deferred_warnings():  # everything that needs no model, before any is loaded
+        mode = _check_args(args)
+        _warn_unused_flags(args, mode)
+        images = list_images(args.image)
+        check_unique_stems(images)
+        cam_file = None
+        if mode == "camera-file":
+            cam_file = camera_file_path(args.camera_file, args.source_frame, args.frames, args.num_views,
+                                        args.translation_scale)
+        if args.depth_file is not None and not args.depth_file.exists():
+            raise InferenceInputError(f"--depth-file {args.depth_file} does not exist")
+        output = args.output or Path("outputs/infer") / datetime.now().strftime("%Y%m%d-%H%M%S")
+        _check_output(output)
+        _check_earlier_results(images, output, args.overwrite)
+        check_model_source(release_dir=args.release_dir, variant=args.variant, checkpoint=args.checkpoint,
+                           tiny_random=args.tiny_random)
+        runner = _Runner(args)
     skipped = []
     for image_path in images:
         try:
@@ -340,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, and turn user errors into one line and exit status 2."""
     args = build_parser().parse_args(argv)
     try:
-        return run(args)
+        with _warnings_as_lines():
+            return run(args)
     except InferenceInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
