@@ -13,6 +13,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The README runs the suite on two xdist workers for two cores: one thread each (and in the
+    # subprocesses they start), since two 2-thread workers oversubscribe the cores several-fold.
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def _shared_dir() -> Path:
     env = os.environ.get("GENWARP_SHARED_DIR")
