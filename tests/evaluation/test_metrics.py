@@ -70,6 +70,31 @@ def test_ssim_matches_torchmetrics():
     assert torch.allclose(ssim(y, x), ref, atol=1e-5)
 
 
+
+def test_masked_ssim_uses_its_mask():
+    """A masked SSIM is the mean of the SSIM map over the masked pixels only: half the image is a
+    perfect copy, half is noise, so the two halves score ~1 and < 0.5, and the whole image lies
+    between them (a metric that ignores its mask returns the whole-image value for every mask)."""
+    from genwarp.evaluation.metrics import ssim_map
+
+    x = _images(2, 32, 32)
+    y = x.clone()
+    y[..., 16:] = _images(2, 32, 32, seed=7)[..., 16:]  # right half replaced by noise
+    left = torch.zeros(2, 1, 32, 32)
+    left[..., :10] = 1  # left columns, far (> window radius) from the noise
+    right = torch.zeros(2, 1, 32, 32)
+    right[..., 22:] = 1
+    full = ssim(x, y)
+    on_left, on_right = ssim(x, y, left), ssim(x, y, right)
+    assert torch.allclose(on_left, torch.ones(2), atol=1e-4)
+    assert (on_right < 0.5).all() and (on_right < full - 0.2).all() and (full < on_left - 0.2).all()
+    # exactly the masked mean of the map, with a different mask per image
+    mask = torch.stack([left[0], right[1]])
+    m = ssim_map(x, y)
+    expected = torch.stack([m[0][:, :, :10].mean(), m[1][:, :, 22:].mean()])
+    assert torch.allclose(ssim(x, y, mask), expected, atol=1e-6)
+    assert torch.isnan(ssim(x, y, torch.zeros_like(mask))).all()
+
 # ---------------------------------------------------------------- LPIPS
 def test_lpips_identical_zero_and_positive():
     m = tiny_lpips()

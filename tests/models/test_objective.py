@@ -91,6 +91,32 @@ def test_min_snr_weights_keep_the_high_noise_steps_trained(parts):
     assert torch.equal(GenWarpObjective(model, codec, clip).loss_weights(t), torch.ones(4))
 
 
+
+def test_loss_applies_the_min_snr_weights(parts):
+    """The scalar loss is the min-SNR-weighted mean of the per-item MSE, not just its mean: the same
+    batch, noise and timesteps with and without ``snr_gamma`` give the same per-item MSE, and the
+    loss equals a weighted mean whose weights are computed here from the schedule."""
+    model, codec, clip = parts
+    # Low-noise timesteps (t < 50, snr + 1 > γ): their weights are far below 1.
+    kw = dict(condition_dropout=0.0, timestep_bias_strategy="earlier", timestep_bias_multiplier=1e9,
+              timestep_bias_portion=0.05)
+    uniform = GenWarpObjective(model, codec, clip, **kw)
+    weighted = GenWarpObjective(model, codec, clip, snr_gamma=5.0, **kw)
+    batch = _batch(b=3, seed=4)
+    with torch.no_grad():
+        a = uniform(batch, generator=torch.Generator().manual_seed(11))
+        b = weighted(batch, generator=torch.Generator().manual_seed(11))
+    assert torch.equal(a.timesteps, b.timesteps) and (b.timesteps < 50).all()
+    torch.testing.assert_close(a.loss_per_item, b.loss_per_item, atol=0, rtol=0)
+    torch.testing.assert_close(a.loss, a.loss_per_item.mean(), atol=1e-7, rtol=1e-6)
+    ac = training_noise_scheduler().alphas_cumprod.double()[b.timesteps]
+    snr = ac / (1 - ac)
+    w = torch.clamp(snr + 1, max=5.0) / (snr + 1)  # v-prediction form
+    assert (w < 0.5).all()
+    expected = (b.loss_per_item.double() * w).mean()
+    torch.testing.assert_close(b.loss.double(), expected, atol=1e-7, rtol=1e-5)
+    assert b.loss < 0.5 * a.loss
+
 def test_noise_offset_changes_the_noise_and_nothing_else(parts):
     model, codec, clip = parts
     plain = GenWarpObjective(model, codec, clip, condition_dropout=0.0)
