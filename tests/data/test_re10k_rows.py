@@ -146,3 +146,28 @@ def test_prepare_reports_the_dropped_rows(tmp_path):
     assert rep.status == "missing_video" and rep.url_missing
     assert rep.dropped_rows == {"invalid_pose": 1, "duplicate_timestamp": 1} and rep.listed == N - 2
     assert any("non-finite value" in m for m in rep.dropped_examples)
+
+
+def test_off_centre_principal_point_is_parsed_in_both_layouts(tmp_path):
+    """fx, fy, cx, cy are four different numbers here (every other fixture has cx = cy = 0.5), so a
+    parser that swaps cx/cy (or fx/fy) gives a different K in the camera file, the raw layout and
+    the chunk layout."""
+    K_off = (0.61, 0.83, 0.27, 0.71)  # fx, fy, cx, cy (normalised)
+    expected = torch.tensor([[0.61, 0.0, 0.27], [0.0, 0.83, 0.71], [0.0, 0.0, 1.0]])
+    ts, poses = _rows(seed=3)
+    url = "https://www.youtube.com/watch?v=offc"
+    root = _write_raw(tmp_path / "raw", [url] + [camera_row(t, K_off, p) for t, p in zip(ts, poses)], ts)
+    cam = read_camera_file(root / "test" / "seqA.txt")
+    torch.testing.assert_close(cam.intrinsics, expected.expand(N, 3, 3))
+    ds, ids, _ = _raw_dataset(root)
+    s = ds.get_pair("seqA", 1, 6)
+    torch.testing.assert_close(s["src_intrinsics"], expected)
+    torch.testing.assert_close(s["tgt_intrinsics"], expected)
+    np.testing.assert_allclose(s["tgt_c2w"].numpy(), poses[6], atol=1e-5)
+
+    ex = make_chunk_example("seqA", N, np.random.default_rng(3))
+    ex["cameras"][:, :4] = torch.tensor(K_off)
+    cds, _, _ = _chunk_dataset(_write_chunk(tmp_path / "chunks", ex))
+    c = cds.get_pair("seqA", 2, 5)
+    torch.testing.assert_close(c["src_intrinsics"], expected)
+    torch.testing.assert_close(c["tgt_intrinsics"], expected)
