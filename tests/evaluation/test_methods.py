@@ -93,10 +93,8 @@ def test_fill_missing_depth():
     assert (f > 0).all() and torch.allclose(f, torch.full_like(f, 2.0))
 
 
-def test_genwarp_method_unknown_depth_and_release(batch, goldens_dir):
-    release = goldens_dir / "release_tiny" / "checkpoints"
-    if not (release / "tiny").is_dir():
-        pytest.skip("release_tiny checkpoints not found")
+def test_genwarp_method_unknown_depth_and_release(batch, golden_file):
+    release = golden_file("release_tiny/checkpoints/tiny").parent
     method = GenWarpMethod(release_root=release, release_variant="tiny", num_inference_steps=2)
     holes = dict(batch)
     holes["src_depth_valid"] = batch["src_depth_valid"].clone()

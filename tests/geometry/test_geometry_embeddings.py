@@ -17,8 +17,8 @@ from genwarp.geometry import (
 from genwarp.geometry.cameras import normalized_to_pixel_intrinsics
 
 
-def test_embedding_matches_official_golden(goldens_dir):
-    g = np.load(goldens_dir / "embed_golden.npz")
+def test_embedding_matches_official_golden(golden_file):
+    g = np.load(golden_file("embed_golden.npz"))
     H, W = int(g["H"]), int(g["W"])
     coords = coordinate_grid(H, W, "release")
     np.testing.assert_allclose(coords.numpy(), g["coords"], rtol=0, atol=1e-6)

@@ -28,8 +28,8 @@ PATHS = ("opencv", "opengl")
 
 
 @pytest.fixture(scope="module")
-def golden(goldens_dir):
-    g = np.load(goldens_dir / "warp_golden.npz")
+def golden(golden_file):
+    g = np.load(golden_file("warp_golden.npz"))
     return {k: g[k] for k in g.files}
 
 

@@ -1,4 +1,4 @@
-"""Release fidelity: the release's own outputs for a tiny random model (../shared/goldens/release_tiny)."""
+"""Release fidelity: the release's own outputs for a tiny random model (tests/goldens/release_tiny)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ RUNS = ("A", "B")
 
 
 @pytest.fixture(scope="module")
-def release_dir(goldens_dir):
-    path = goldens_dir / "release_tiny"
-    if not path.is_dir():
-        pytest.skip("release_tiny golden not found")
-    return path
+def release_dir(golden_file):
+    """tests/goldens/release_tiny; a missing golden or checkpoint fails (never skips)."""
+    for name in ("golden_A.npz", "golden_B.npz", "bank_pairs_A.json", "bank_pairs_B.json",
+                 "checkpoints/tiny/config.json", "checkpoints/tiny/reference_unet.pth",
+                 "checkpoints/tiny/denoising_unet.pth", "checkpoints/tiny/pose_guider.pth",
+                 "checkpoints/image_encoder/pytorch_model.bin",
+                 "checkpoints/sd-vae-ft-mse/diffusion_pytorch_model.safetensors"):
+        golden_file(f"release_tiny/{name}")
+    return golden_file("release_tiny")
 
 
 @pytest.fixture(scope="module")
