@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+from torch.utils.data import default_collate
 
+from genwarp.data import validate_sample
+from genwarp.data.depth_cache import DepthCache
 from genwarp.models import GenWarpObjective
 from genwarp.testing import write_re10k_chunks, write_tiny_stable_diffusion
 from genwarp.training.build import build_components
@@ -31,9 +35,12 @@ def _compose(*overrides: str):
 def stand_ins(tmp_path_factory):
     root = tmp_path_factory.mktemp("stand_ins")
     sd = write_tiny_stable_diffusion(root / "sd")
+    cache = DepthCache(root / "depth_cache")
     for split in ("train", "test"):
-        write_re10k_chunks(root / "re10k", split=split)
-    (root / "depth_cache").mkdir()
+        keys = write_re10k_chunks(root / "re10k", split=split)["keys"]
+        for key in keys:  # cached depth for every stand-in frame (8 frames of 18x32 per example)
+            for i in range(8):
+                cache.save("re10k", key, i, torch.full((18, 32), 2.0) + 0.1 * i)
     return {"sd": sd, "re10k": root / "re10k", "cache": root / "depth_cache"}
 
 
@@ -62,12 +69,28 @@ def test_preset_composes_and_builds(preset, stand_ins, tmp_path):
     parts = build_components(cfg.model)
     assert parts.model.config.condition_kind == cfg.model.condition_kind
     assert parts.model.config.reference_attention == cfg.model.reference_attention
+    t = cfg.trainer
     objective = GenWarpObjective(parts.model, parts.codec, parts.image_encoder,
-                                 condition_dropout=cfg.trainer.condition_dropout)
+                                 condition_dropout=t.condition_dropout, snr_gamma=t.snr_gamma,
+                                 noise_offset=t.noise_offset, near=t.near, far=t.far,
+                                 timestep_bias_strategy=t.timestep_bias_strategy,
+                                 timestep_bias_multiplier=t.timestep_bias_multiplier,
+                                 timestep_bias_portion=t.timestep_bias_portion)
     optimizer = make_optimizer(cfg, parts.model.trainable_parameters(), torch.device("cpu"))
     assert optimizer.param_groups[0]["lr"] == cfg.trainer.learning_rate
     dataset = build_dataset(cfg.data, cfg.depth, split=cfg.data.train_split, seed=0, train=True)
-    assert dataset is not None and objective is not None
+    # The preset's data, model and loss fit together: a training sample of the configured resolution
+    # goes through one loss evaluation to a finite, positive value.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample = next(iter(dataset))
+    validate_sample(sample)
+    res = cfg.data.resolution
+    size = (res, res) if isinstance(res, int) else tuple(res)
+    assert tuple(sample["src_image"].shape[-2:]) == size and tuple(sample["tgt_image"].shape[-2:]) == size
+    with torch.no_grad():
+        out = objective(default_collate([sample]), generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(out.loss) and out.loss > 0 and out.loss_per_item.shape == (1,)
 
 
 def test_misspelt_keys_fail_at_composition_naming_the_key():
