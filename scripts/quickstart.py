@@ -22,14 +22,15 @@ from pathlib import Path
 import torch
 
 from genwarp.data import SyntheticScenesDataset
+from genwarp.evaluation.metrics import psnr
 from genwarp.geometry import relative_transform
 from genwarp.pipelines.factory import random_pipeline
 from genwarp.utils import save_image_grid
 
 
 def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
-    mse = ((a - b) ** 2 * mask).sum() / (mask.sum() * a.shape[0]).clamp(min=1)
-    return float(10 * torch.log10(1.0 / mse.clamp(min=1e-12)))
+    """PSNR (dB) of one (3, H, W) image on the pixels where ``mask`` ((1, H, W) or (H, W)) is 1."""
+    return float(psnr(a[None].float(), b[None].float(), mask.reshape(1, 1, *a.shape[-2:]).float())[0])
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from torch.utils.data import default_collate
 
 from genwarp.data import PairDataset, load_eval_index
 from genwarp.data.health import DataError
+from genwarp.evaluation.metrics import psnr  # the one PSNR (re-exported here for older imports)
 from genwarp.geometry import relative_transform
 from genwarp.utils import image_grid
 
@@ -43,12 +44,6 @@ def load_validation_pairs(dataset: PairDataset, num_pairs: int, index: str | Pat
     return default_collate(samples)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of images in [0, 1], (B, 3, H, W) → (B,)."""
-    mse = ((a.clamp(0, 1) - b.clamp(0, 1)) ** 2).flatten(1).mean(dim=1)
-    return 10 * torch.log10(1.0 / mse.clamp(min=1e-10))
-
-
 @torch.no_grad()
 def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, seed: int, near: float, far: float,
                    lpips_fn=None) -> tuple[dict[str, float], Any]:
@@ -60,8 +55,6 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
     first) and on the holes (``val/psnr_invisible``, pairs without holes left out), the warp's
     ``val/psnr_warp_only_visible``, and ``val/lpips`` when ``lpips_fn`` is given.
     """
-    from genwarp.evaluation.metrics import psnr as masked_psnr
-
     device = pipe._execution_device
     src, tgt = batch["src_image"].to(device), batch["tgt_image"].to(device)
     h, w = src.shape[-2:]
@@ -80,7 +73,7 @@ def run_validation(pipe, batch: dict[str, Any], *, steps: int, guidance: float, 
     visible = (out.visibility > 0.5).float()
     for name, pred, mask in (("psnr_visible", out.images, visible), ("psnr_invisible", out.images, 1.0 - visible),
                              ("psnr_warp_only_visible", out.warped, visible)):
-        values = masked_psnr(pred, tgt, mask)  # NaN for an image without such pixels
+        values = psnr(pred, tgt, mask)  # NaN for an image without such pixels
         values = values[~torch.isnan(values)]
         metrics[f"val/{name}"] = float(values.mean()) if values.numel() else float("nan")
     if lpips_fn is not None:

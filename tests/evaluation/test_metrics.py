@@ -44,6 +44,30 @@ def test_psnr_identical_clip_and_mask():
     assert torch.isnan(psnr(pred, target, torch.zeros_like(mask))).all()
 
 
+
+def test_psnr_has_one_implementation():
+    """Training validation and the quickstart score with genwarp.evaluation.metrics.psnr; no other
+    module of the package or the scripts computes a PSNR of its own (log10 of an MSE)."""
+    import importlib.util
+    from pathlib import Path
+
+    from genwarp.evaluation import metrics
+    from genwarp.training import validation
+
+    assert validation.psnr is metrics.psnr
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("quickstart_under_test", root / "scripts" / "quickstart.py")
+    quickstart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quickstart)
+    assert quickstart.psnr is metrics.psnr
+    a, b = _images(1, 8, 8)[0], torch.zeros(3, 8, 8)
+    mask = torch.zeros(1, 8, 8)
+    mask[:, 2:6] = 1
+    assert quickstart.masked_psnr(a, b, mask) == pytest.approx(float(psnr(a[None], b[None], mask[None])[0]))
+    own = [str(f.relative_to(root)) for d in ("genwarp", "scripts") for f in sorted((root / d).rglob("*.py"))
+           if "log10" in f.read_text() and f != root / "genwarp" / "evaluation" / "metrics.py"]
+    assert not own, f"PSNR written again outside genwarp/evaluation/metrics.py: {own}"
+
 def test_metric_errors_name_argument():
     x = _images()
     with pytest.raises(ValueError, match="`target`"):
