@@ -345,6 +345,39 @@ def install_reference_processors(unet: UNet2DConditionModel, role: str) -> list[
     return names
 
 
+class ReferenceProcessorsReplaced(RuntimeError):
+    """A U-Net's self-attention lost its reference processor (``set_attn_processor``, xformers,
+    attention slicing, ``fuse_qkv_projections`` on the U-Net...): sampling would silently run
+    without GenWarp's reference attention, so it is refused instead."""
+
+
+def check_reference_processors(unet: UNet2DConditionModel, role: str, owner: str = "unet") -> None:
+    """Raise :class:`ReferenceProcessorsReplaced` unless every self-attention of ``unet`` still
+    carries the ``role``'s reference processor (a subclass counts) under its own block name.
+
+    Why raise rather than re-wrap a foreign processor: the augmented attention needs the keys and
+    values *inside* the attention (``[target ; reference]``), which an arbitrary processor does not
+    expose; a wrapper would keep the reference only by ignoring the new processor on exactly the
+    layers it was meant for. Cross-attention layers may carry any processor.
+    """
+    if role not in ("writer", "reader"):
+        raise ValueError(f"role must be 'writer' or 'reader', got {role!r}")
+    cls = ReferenceWriterProcessor if role == "writer" else ReferenceReaderProcessor
+    for key, processor in unet.attn_processors.items():
+        if not key.endswith(SELF_ATTENTION_SUFFIX):
+            continue
+        name = _block_name(key)
+        if not isinstance(processor, cls) or processor.name != name:
+            raise ReferenceProcessorsReplaced(
+                f"{owner} self-attention {name} has {type(processor).__name__} instead of GenWarp's "
+                f"{cls.__name__}: replacing it (set_attn_processor, enable_xformers_memory_efficient_attention, "
+                "attention slicing, fuse_qkv_projections on the U-Net) drops the reference attention and "
+                "silently changes every output. GenWarp's processors already use PyTorch SDPA; for fused "
+                "projections use genwarp.perf.fuse_qkv. Put them back with pipe.restore_reference_attention() "
+                f"(or install_reference_processors({owner}, {role!r}))."
+            )
+
+
 @contextlib.contextmanager
 def reference_bank(round_to: torch.dtype | None = None) -> Iterator[ReferenceBank]:
     """A fresh :class:`ReferenceBank`, cleared on every exit path."""
@@ -361,7 +394,9 @@ __all__ = [
     "ReferenceBank",
     "ReferenceRead",
     "ReferenceReaderProcessor",
+    "ReferenceProcessorsReplaced",
     "ReferenceWriterProcessor",
+    "check_reference_processors",
     "install_reference_processors",
     "reference_bank",
 ]

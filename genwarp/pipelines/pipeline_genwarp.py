@@ -12,11 +12,20 @@
 
 Several target views per source: pass ``src_to_tgt`` of shape (B, N, 4, 4) (and optionally
 ``tgt_intrinsics`` (B, N, 3, 3)); outputs then have shape (B, N, ...).
+
+diffusers habits (issue 13): ``callback_on_step_end`` / ``callback_on_step_end_tensor_inputs``
+(``["latents"]``), ``output_type`` ``"pt"`` / ``"np"`` / ``"pil"`` / ``"latent"``, PIL and numpy inputs,
+``eta`` (DDIM), ``enable_vae_slicing`` / ``enable_vae_tiling``. What cannot work refuses loudly:
+``enable_attention_slicing`` and xformers (they would replace the reference-attention processors),
+and a call after any swap of a self-attention processor (``set_attn_processor`` on a U-Net) raises
+``ReferenceProcessorsReplaced`` until :meth:`GenWarpPipeline.restore_reference_attention`.
+``save_pretrained`` writes a model card and a ``pipeline.py`` shim for ``DiffusionPipeline.from_pretrained``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +34,7 @@ import numpy as np
 import PIL.Image
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.schedulers import SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -44,7 +54,12 @@ from genwarp.models.codecs import (
 )
 from genwarp.models.genwarp_model import GenWarpModel
 from genwarp.models.image_prompt import encode_image_prompt
-from genwarp.models.reference_attention import ReferenceRead, reference_bank
+from genwarp.models.reference_attention import (
+    ReferenceRead,
+    check_reference_processors,
+    install_reference_processors,
+    reference_bank,
+)
 from genwarp.models.release import load_release
 from genwarp.pipelines.checks import (
     check_depth,
@@ -54,6 +69,10 @@ from genwarp.pipelines.checks import (
     check_rigid,
     check_tensor,
 )
+from genwarp.pipelines.inputs import array_to_tensor, depth_to_tensor, image_to_tensor
+from genwarp.pipelines.model_card import write_export_extras
+
+OUTPUT_TYPES = ("pt", "np", "pil", "latent")
 
 
 @dataclass
@@ -62,7 +81,9 @@ class GenWarpPipelineOutput(BaseOutput):
 
     Attributes:
         images: generated target views in [0, 1], (…, 3, H, W) (a list of PIL images or a numpy
-            array for ``output_type="pil"`` / ``"np"``).
+            array for ``output_type="pil"`` / ``"np"``; for ``output_type="latent"`` the denoised,
+            still scaled latents (…, C, H/8, W/8), decoded by
+            ``genwarp.models.decode_latents(pipe.codec, latents, pipe.latent_scale)``).
         warped: forward-warped source RGB, holes exactly 0, (…, 3, H, W).
         visibility: 1 where at least one source pixel landed, (…, 1, H, W).
         correspondence: target pixel (x', y') of every source pixel, −1e6 where invalid, (…, 2, H, W).
@@ -138,6 +159,8 @@ class GenWarpPipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "image_encoder->model->codec"
     _optional_components = ["image_encoder"]
+    # What ``callback_on_step_end`` may read and replace (diffusers' convention).
+    _callback_tensor_inputs = ["latents"]
 
     def __init__(
         self,
@@ -194,6 +217,30 @@ class GenWarpPipeline(DiffusionPipeline):
                 raise ValueError(f"{path} is a training run folder: its exported pipeline is {path / 'model'}")
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, variant: str | None = None,
+                        push_to_hub: bool = False, training_data=None, metrics_file=None, **kwargs) -> None:
+        """diffusers' ``save_pretrained`` plus a model card (``README.md``: YAML front matter, the
+        pipeline configuration, training data, a pointer to a metrics file) and ``pipeline.py``, the
+        one-import shim through which ``DiffusionPipeline.from_pretrained(folder,
+        custom_pipeline="pipeline", trust_remote_code=True)`` loads this class (see
+        :mod:`genwarp.pipelines.model_card`).
+
+        Args:
+            training_data: what the model was trained on (a string or a dict such as the ``data``
+                config group); default: read from ``<run>/config.yaml`` when ``save_directory`` is
+                a training run's ``<run>/model``.
+            metrics_file: a path (relative to the export) to point the card at; default: the first
+                of ``results.json`` / ``results.md`` / ``final_metrics.json`` found in the export or
+                its run folder.
+        """
+        if push_to_hub:
+            raise NotImplementedError(
+                "push_to_hub is not supported: save_pretrained(folder) first, then upload the folder "
+                "(huggingface_hub.upload_folder); the model card is written into it"
+            )
+        super().save_pretrained(save_directory, safe_serialization=safe_serialization, variant=variant, **kwargs)
+        write_export_extras(self, save_directory, training_data=training_data, metrics_file=metrics_file)
+
     # ------------------------------------------------------------------ properties
     @property
     def latent_scale(self) -> float:
@@ -204,10 +251,115 @@ class GenWarpPipeline(DiffusionPipeline):
     def vae_scale_factor(self) -> int:
         return codec_downsampling_factor(self.codec)
 
+    # ------------------------------------------------------------------ diffusers memory switches
+    def enable_attention_slicing(self, slice_size="auto"):
+        """Not supported, loudly: GenWarp's attention is its reference-attention processors on
+        PyTorch SDPA (already a memory-efficient kernel, no (L, L) score matrix kept); diffusers'
+        sliced processors would replace them and drop the reference attention."""
+        raise NotImplementedError(
+            "enable_attention_slicing is not supported by GenWarpPipeline: its self-attention runs GenWarp's "
+            "reference-attention processors on PyTorch SDPA (already memory-efficient), and sliced processors "
+            "would replace them and drop the reference attention. To save memory: enable_vae_slicing(), "
+            "enable_vae_tiling(), enable_model_cpu_offload(), fewer target views per call, or float16."
+        )
+
+    def disable_attention_slicing(self):
+        """Nothing to disable (attention slicing is never enabled); kept for diffusers habits."""
+
+    def enable_xformers_memory_efficient_attention(self, attention_op=None):
+        """Not supported, loudly: xformers processors would replace the reference attention."""
+        raise NotImplementedError(
+            "enable_xformers_memory_efficient_attention is not supported by GenWarpPipeline: xformers processors "
+            "would replace GenWarp's reference-attention processors (which already run PyTorch SDPA, the same "
+            "memory-efficient kernels) and drop the reference attention."
+        )
+
+    def _vae(self, what: str) -> AutoencoderKL:
+        if not isinstance(self.codec, AutoencoderKL):
+            raise ValueError(f"{what} needs a VAE codec; this pipeline's codec is {type(self.codec).__name__} "
+                             "(a reshape without activations to slice or tile)")
+        return self.codec
+
+    def enable_vae_slicing(self):
+        """Encode/decode the VAE batch one image at a time (``AutoencoderKL.enable_slicing``); the
+        same images, less peak memory for many views."""
+        self._vae("enable_vae_slicing").enable_slicing()
+
+    def disable_vae_slicing(self):
+        self._vae("disable_vae_slicing").disable_slicing()
+
+    def enable_vae_tiling(self):
+        """Encode/decode in overlapping tiles (``AutoencoderKL.enable_tiling``): large resolutions
+        in bounded memory; images larger than the VAE's tile change slightly (blended seams)."""
+        self._vae("enable_vae_tiling").enable_tiling()
+
+    def disable_vae_tiling(self):
+        self._vae("disable_vae_tiling").disable_tiling()
+
+    def restore_reference_attention(self) -> None:
+        """Re-install GenWarp's reference processors on both U-Nets (after a ``set_attn_processor``
+        or another processor swap made sampling refuse to run). Cross-attentions get plain SDPA."""
+        install_reference_processors(self.model.preserver, "writer")
+        install_reference_processors(self.model.denoiser, "reader")
+
+    def check_reference_attention(self) -> None:
+        """Raise if a processor swap removed the reference attention from either U-Net (see
+        :func:`genwarp.models.reference_attention.check_reference_processors`)."""
+        if self.model.config.reference_attention:
+            check_reference_processors(self.model.preserver, "writer", "pipe.model.preserver")
+            check_reference_processors(self.model.denoiser, "reader", "pipe.model.denoiser")
+
+    # ------------------------------------------------------------------ diffusers-style properties
+    # Set by each call (None before the first), for callbacks.
+    @property
+    def guidance_scale(self) -> float | None:
+        return getattr(self, "_guidance_scale", None)
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self.guidance_scale is not None and self.guidance_scale != 1.0
+
+    @property
+    def num_timesteps(self) -> int | None:
+        return getattr(self, "_num_timesteps", None)
+
+    @property
+    def interrupt(self) -> bool:
+        """Set ``pipe._interrupt = True`` in a ``callback_on_step_end`` to stop after that step."""
+        return getattr(self, "_interrupt", False)
+
+    def prepare_extra_step_kwargs(self, generator, eta: float) -> dict:
+        """``eta`` (DDIM's stochasticity; 0 = deterministic DDIM) and ``generator`` for the schedulers
+        whose ``step`` takes them. A non-zero ``eta`` for a scheduler without one is an error (diffusers
+        would drop it silently)."""
+        params = set(inspect.signature(self.scheduler.step).parameters)
+        kwargs = {}
+        if "eta" in params:
+            kwargs["eta"] = float(eta)
+        elif eta != 0:
+            raise ValueError(f"eta={eta} needs a scheduler with an eta (DDIMScheduler); "
+                             f"{type(self.scheduler).__name__}.step has none")
+        if "generator" in params:
+            kwargs["generator"] = generator
+        return kwargs
+
     # ------------------------------------------------------------------ steps
     def check_inputs(self, image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
-                     num_inference_steps, guidance_scale, latents, depth_mask=None) -> int:
+                     num_inference_steps, guidance_scale, latents, depth_mask=None, eta: float = 0.0,
+                     callback_on_step_end=None, callback_on_step_end_tensor_inputs=None,
+                     output_type: str = "pt") -> int:
         """Validate every argument; returns the number of target views per source (N)."""
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {', '.join(map(repr, OUTPUT_TYPES))}, got {output_type!r}")
+        if callback_on_step_end is not None and not callable(callback_on_step_end):
+            raise ValueError(f"callback_on_step_end must be callable (pipe, step, timestep, callback_kwargs) -> dict, "
+                             f"got {type(callback_on_step_end).__name__}")
+        unknown = [k for k in (callback_on_step_end_tensor_inputs or []) if k not in self._callback_tensor_inputs]
+        if unknown:
+            raise ValueError(f"callback_on_step_end_tensor_inputs {unknown} are not available; "
+                             f"GenWarpPipeline offers {self._callback_tensor_inputs}")
+        if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+            raise ValueError(f"eta must be a number in [0, 1] (0 = deterministic DDIM), got {eta!r}")
         check_image("image", image)
         check_depth("depth", depth, image, depth_mask)
         b = image.shape[0]
@@ -267,7 +419,7 @@ class GenWarpPipeline(DiffusionPipeline):
             return array
         if output_type == "pil":
             return [PIL.Image.fromarray((a * 255).round().astype(np.uint8)) for a in array]
-        raise ValueError(f"output_type must be 'pt', 'np' or 'pil', got {output_type!r}")
+        raise ValueError(f"output_type must be one of {', '.join(map(repr, OUTPUT_TYPES))}, got {output_type!r}")
 
     # ------------------------------------------------------------------ the denoising loop
     def guided_prediction(self, x: Tensor, t: Tensor, step: GuidedStep) -> Tensor:
@@ -280,8 +432,14 @@ class GenWarpPipeline(DiffusionPipeline):
             out = uncond + step.guidance_scale * (cond - uncond)
         return out
 
-    def denoise(self, x: Tensor, step: GuidedStep) -> Tensor:
+    def denoise(self, x: Tensor, step: GuidedStep, extra_step_kwargs: dict | None = None,
+                callback_on_step_end: Callable | None = None,
+                callback_on_step_end_tensor_inputs: list[str] | tuple[str, ...] = ("latents",)) -> Tensor:
         """Run the scheduler's steps from ``x`` (the scheduler's timesteps must be set).
+
+        ``extra_step_kwargs`` go to ``scheduler.step`` (``eta``, ``generator``);
+        ``callback_on_step_end(pipe, i, t, {"latents": x})`` runs after every step and may return
+        replaced latents; setting ``pipe._interrupt = True`` stops after the current step.
 
         Nothing in here reads device values on the host (tests/perf run it on the meta device,
         where any such read raises); ``speed.step_runner`` may replace the per-step model call
@@ -291,6 +449,8 @@ class GenWarpPipeline(DiffusionPipeline):
         timesteps = self.scheduler.timesteps
         t_device = timesteps.to(x.device)  # one copy for all steps
         runner = self.speed.step_runner
+        extra_step_kwargs = extra_step_kwargs or {}
+        self._interrupt = False
         with _cuda_sync_debug(self.speed.sync_debug and x.device.type == "cuda"):
             for i, t in enumerate(self.progress_bar(timesteps)):
                 model_in = self.scheduler.scale_model_input(x, t)
@@ -298,15 +458,21 @@ class GenWarpPipeline(DiffusionPipeline):
                     out = self.guided_prediction(model_in, t_device[i], step)
                 else:
                     out = runner(self, model_in, t_device[i], step)
-                x = self.scheduler.step(out, t, x, return_dict=False)[0]
+                x = self.scheduler.step(out, t, x, **extra_step_kwargs, return_dict=False)[0]
+                if callback_on_step_end is not None:
+                    outputs = callback_on_step_end(self, i, t, {"latents": x} if "latents" in
+                                                   callback_on_step_end_tensor_inputs else {})
+                    x = (outputs or {}).get("latents", x)
+                if self._interrupt:
+                    break
         return x
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def __call__(
         self,
-        image: Float[Tensor, "b 3 h0 w0"],
-        depth: Float[Tensor, "b 1 h0 w0"],
+        image: Float[Tensor, "b 3 h0 w0"] | PIL.Image.Image | list[PIL.Image.Image] | np.ndarray,
+        depth: Float[Tensor, "b 1 h0 w0"] | np.ndarray,
         src_intrinsics: Float[Tensor, "b 3 3"],
         tgt_intrinsics: Float[Tensor, "b 3 3"] | Float[Tensor, "b n 3 3"],
         src_to_tgt: Float[Tensor, "b 4 4"] | Float[Tensor, "b n 4 4"],
@@ -321,12 +487,18 @@ class GenWarpPipeline(DiffusionPipeline):
         depth_mask: Tensor | None = None,
         output_type: str = "pt",
         return_dict: bool = True,
+        eta: float = 0.0,
+        callback_on_step_end: Callable | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> GenWarpPipelineOutput | tuple:
         """Generate the target view(s).
 
         Args:
-            image: source RGB in [0, 1].
-            depth: source z-depth (same size as ``image``), in the units of ``src_to_tgt``.
+            image: source RGB in [0, 1] (B, 3, H, W); or a PIL image / list of PIL images, or a numpy
+                array (H, W, 3) / (B, H, W, 3), uint8 or float in [0, 1].
+            depth: source z-depth (same size as ``image``), in the units of ``src_to_tgt``; a tensor
+                (B, 1, H, W) or a float numpy array (H, W) / (B, H, W) / (B, 1, H, W). Cameras may be
+                numpy arrays too.
             src_intrinsics / tgt_intrinsics: normalised intrinsics (fx/W, fy/H, cx/W, cy/H).
             src_to_tgt: rigid transform from source-camera to target-camera coordinates (OpenCV
                 axes), (B, 4, 4) or (B, N, 4, 4) for N views per source.
@@ -338,10 +510,28 @@ class GenWarpPipeline(DiffusionPipeline):
                 use them for weighting; points closer than ``near`` are dropped).
             depth_mask: optional bool (B, 1, h, w); pixels where it is False have unknown depth
                 (e.g. sensor holes) and are not warped.
-            output_type: ``"pt"`` (tensor), ``"np"`` or ``"pil"``.
+            output_type: ``"pt"`` (tensor), ``"np"``, ``"pil"`` or ``"latent"`` (the denoised latents,
+                not decoded; the codec is not run).
+            eta: DDIM's η (0: deterministic DDIM, as the release; 1: DDPM-like). Schedulers without
+                an ``eta`` refuse a non-zero value.
+            callback_on_step_end: ``f(pipe, step_index, timestep, callback_kwargs) -> dict`` after every
+                denoising step (or a diffusers ``PipelineCallback`` / ``MultiPipelineCallbacks``);
+                ``callback_kwargs`` holds the tensors named in ``callback_on_step_end_tensor_inputs``
+                (default and only choice: ``["latents"]``); a returned ``"latents"`` replaces them.
+                ``pipe._interrupt = True`` stops after the current step.
         """
+        image, depth = image_to_tensor(image), depth_to_tensor(depth)
+        src_intrinsics, tgt_intrinsics, src_to_tgt, depth_mask, latents = (
+            array_to_tensor(v) for v in (src_intrinsics, tgt_intrinsics, src_to_tgt, depth_mask, latents)
+        )
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
+        if callback_on_step_end_tensor_inputs is None:
+            callback_on_step_end_tensor_inputs = list(self._callback_tensor_inputs)
         n = self.check_inputs(image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, height, width,
-                              num_inference_steps, guidance_scale, latents, depth_mask)
+                              num_inference_steps, guidance_scale, latents, depth_mask, eta,
+                              callback_on_step_end, callback_on_step_end_tensor_inputs, output_type)
+        self.check_reference_attention()
         multi_view = src_to_tgt.ndim == 4
         device = self._execution_device
         dtype = self.model.dtype
@@ -389,6 +579,9 @@ class GenWarpPipeline(DiffusionPipeline):
         # Timesteps stay on the host: the schedulers' per-step arithmetic then reads host values
         # (no device→host copy per step); the U-Net gets device copies made once in denoise().
         self.scheduler.set_timesteps(num_inference_steps, device="cpu")
+        self._num_timesteps = len(self.scheduler.timesteps)
+        self._guidance_scale = float(guidance_scale)
+        extra_step_kwargs = self.prepare_extra_step_kwargs(generator, eta)
 
         view_source = torch.arange(b).repeat_interleave(n).tolist()  # bank row of each view
         do_cfg = guidance_scale != 1.0
@@ -409,15 +602,15 @@ class GenWarpPipeline(DiffusionPipeline):
             step = GuidedStep(features=step_features, prompt=step_prompt, read=read,
                               guidance_scale=float(guidance_scale), do_cfg=do_cfg,
                               ref_index=tuple(ref_index) if read is not None else None)
-            x = self.denoise(x, step)
+            x = self.denoise(x, step, extra_step_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs)
 
-        images = decode_latents(self.codec, x, self.latent_scale).float()
+        images = x if output_type == "latent" else decode_latents(self.codec, x, self.latent_scale).float()
         warped, visibility, correspondence = conds.warped_image, conds.visibility, conds.correspondence
         if multi_view:
             images, warped, visibility, correspondence = (
                 t.reshape(b, n, *t.shape[1:]) for t in (images, warped, visibility, correspondence)
             )
-        if output_type != "pt":
+        if output_type not in ("pt", "latent"):
             flat = images.reshape(-1, *images.shape[-3:])
             images = self._to_output_type(flat, output_type)
         self.maybe_free_model_hooks()
