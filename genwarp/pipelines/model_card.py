@@ -1,8 +1,7 @@
 """What ``GenWarpPipeline.save_pretrained`` writes next to the weights: a model card (``README.md``
-with YAML front matter) and ``pipeline.py``, the one-import shim that lets
-``DiffusionPipeline.from_pretrained(export, custom_pipeline="pipeline", trust_remote_code=True)``
-find :class:`~genwarp.pipelines.GenWarpPipeline` (diffusers looks pipeline classes up in its own
-namespace; a local ``custom_pipeline`` file is how it accepts others, offline).
+with YAML front matter). No code goes into an export (exports are data): diffusers'
+``DiffusionPipeline.from_pretrained`` reaches :class:`~genwarp.pipelines.GenWarpPipeline` through
+``custom_pipeline=genwarp.pipelines.CUSTOM_PIPELINE``, a file inside the installed package.
 
 Training data and metrics: taken from explicit arguments, else from the training run the export
 sits in (``<run>/model``: ``<run>/config.yaml``'s ``data`` group, ``<run>/results.json`` /
@@ -16,21 +15,8 @@ from pathlib import Path
 from typing import Any
 
 CARD_FILE = "README.md"
-SHIM_FILE = "pipeline.py"
 METRICS_FILES = ("results.json", "results.md", "final_metrics.json")
 
-SHIM = '''"""Lets diffusers' DiffusionPipeline.from_pretrained load this GenWarp export:
-
-    DiffusionPipeline.from_pretrained(folder, custom_pipeline="pipeline", trust_remote_code=True)
-
-It only imports the installed genwarp package (pip install genwarp); no model code lives here.
-The direct call is genwarp.GenWarpPipeline.from_pretrained(folder).
-"""
-
-from genwarp.pipelines.pipeline_genwarp import GenWarpPipeline
-
-__all__ = ["GenWarpPipeline"]
-'''
 
 
 def _yaml_list(items: list[str]) -> str:
@@ -104,9 +90,10 @@ def model_card(pipe, save_directory: str | Path, training_data: Any = None,
         "```python\n"
         "from genwarp import GenWarpPipeline\n\n"
         'pipe = GenWarpPipeline.from_pretrained("<this folder>")\n'
-        "# or with diffusers' entry point (needs genwarp installed; runs ./pipeline.py, one import):\n"
+        "# or with diffusers' entry point (genwarp installed; the custom pipeline file is genwarp's own):\n"
         "# from diffusers import DiffusionPipeline\n"
-        '# pipe = DiffusionPipeline.from_pretrained("<this folder>", custom_pipeline="pipeline",\n'
+        "# from genwarp.pipelines import CUSTOM_PIPELINE\n"
+        '# pipe = DiffusionPipeline.from_pretrained("<this folder>", custom_pipeline=CUSTOM_PIPELINE,\n'
         "#                                          trust_remote_code=True)\n"
         "out = pipe(image, depth, src_intrinsics, tgt_intrinsics, src_to_tgt, num_inference_steps=20, "
         "guidance_scale=3.5)\n"
@@ -148,10 +135,9 @@ def model_card(pipe, save_directory: str | Path, training_data: Any = None,
 
 def write_export_extras(pipe, save_directory: str | Path, training_data: Any = None,
                         metrics_file: str | Path | None = None) -> None:
-    """Write ``README.md`` (model card) and ``pipeline.py`` (diffusers shim) into the export."""
+    """Write ``README.md`` (the model card) into the export."""
     save_directory = Path(save_directory)
     (save_directory / CARD_FILE).write_text(model_card(pipe, save_directory, training_data, metrics_file))
-    (save_directory / SHIM_FILE).write_text(SHIM)
 
 
-__all__ = ["CARD_FILE", "SHIM_FILE", "model_card", "write_export_extras"]
+__all__ = ["CARD_FILE", "model_card", "write_export_extras"]

@@ -19,7 +19,8 @@ diffusers habits (issue 13): ``callback_on_step_end`` / ``callback_on_step_end_t
 ``enable_attention_slicing`` and xformers (they would replace the reference-attention processors),
 and a call after any swap of a self-attention processor (``set_attn_processor`` on a U-Net) raises
 ``ReferenceProcessorsReplaced`` until :meth:`GenWarpPipeline.restore_reference_attention`.
-``save_pretrained`` writes a model card and a ``pipeline.py`` shim for ``DiffusionPipeline.from_pretrained``.
+``save_pretrained`` writes a model card; ``DiffusionPipeline.from_pretrained(export,
+custom_pipeline=genwarp.pipelines.CUSTOM_PIPELINE, trust_remote_code=True)`` loads an export.
 """
 
 from __future__ import annotations
@@ -220,10 +221,8 @@ class GenWarpPipeline(DiffusionPipeline):
     def save_pretrained(self, save_directory, safe_serialization: bool = True, variant: str | None = None,
                         push_to_hub: bool = False, training_data=None, metrics_file=None, **kwargs) -> None:
         """diffusers' ``save_pretrained`` plus a model card (``README.md``: YAML front matter, the
-        pipeline configuration, training data, a pointer to a metrics file) and ``pipeline.py``, the
-        one-import shim through which ``DiffusionPipeline.from_pretrained(folder,
-        custom_pipeline="pipeline", trust_remote_code=True)`` loads this class (see
-        :mod:`genwarp.pipelines.model_card`).
+        pipeline configuration, training data, a pointer to a metrics file; see
+        :mod:`genwarp.pipelines.model_card`). No code is written into the export.
 
         Args:
             training_data: what the model was trained on (a string or a dict such as the ``data``

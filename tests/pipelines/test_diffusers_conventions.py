@@ -18,6 +18,7 @@ from genwarp import GenWarpPipeline
 from genwarp.geometry import fov_to_intrinsics
 from genwarp.models import decode_latents
 from genwarp.models.reference_attention import ReferenceProcessorsReplaced
+from genwarp.pipelines import CUSTOM_PIPELINE
 from genwarp.pipelines.factory import random_pipeline
 
 H = W = 64
@@ -262,11 +263,11 @@ def test_save_pretrained_writes_a_model_card(tmp_path, pipe):
 def test_diffusion_pipeline_from_pretrained_loads_an_export_offline(tmp_path, pipe, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     pipe.save_pretrained(tmp_path)
-    q = DiffusionPipeline.from_pretrained(tmp_path, custom_pipeline="pipeline", trust_remote_code=True)
+    assert not list(tmp_path.rglob("*.py")), "an export holds code"
+    q = DiffusionPipeline.from_pretrained(tmp_path, custom_pipeline=CUSTOM_PIPELINE, trust_remote_code=True)
     assert type(q) is GenWarpPipeline  # the installed class itself, not a copy
     q.set_progress_bar_config(disable=True)
     torch.testing.assert_close(_run(q).images, _run(pipe).images, atol=1e-5, rtol=0)
-    # Our own entry point ignores the shim (no remote-code prompt).
     assert type(GenWarpPipeline.from_pretrained(tmp_path)) is GenWarpPipeline
 
 

@@ -85,7 +85,9 @@ def test_half_precisions_run_and_stay_close_to_float32(dtype):
     half.set_progress_bar_config(disable=True)
     out = half(*_scene(), **args).images
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
-    assert (out - expected).abs().mean() < 0.05
+    # Measured on the CPU: mean |Δ| 0.00084 (fp16) and 0.0067 (bf16); ~3× headroom, so a wrong cast
+    # (e.g. the reference bank or the scheduler in half precision) exceeds it.
+    assert (out - expected).abs().mean() < {torch.float16: 0.003, torch.bfloat16: 0.02}[dtype]
 
 
 def test_guidance_one_skips_the_unconditional_branch(pipe):
