@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Compare our sampler with the release's own outputs on the release_tiny golden.
 
-The golden (``../shared/goldens/release_tiny``) holds a tiny random GenWarp in the release's
+The golden (``tests/goldens/release_tiny``, committed) holds a tiny random GenWarp in the release's
 checkpoint layout and what the authors' inference code produced for it, given fixed inputs and
 initial noise. This loads the checkpoint with ``GenWarpPipeline.from_release``, samples with the
 same inputs and noise, and prints the max abs difference of every output.
 
-    python scripts/check_release_fidelity.py --golden ../shared/goldens/release_tiny
+    python scripts/check_release_fidelity.py --golden tests/goldens/release_tiny
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ OUTPUTS = {"images": "out_synthesized", "warped": "out_warped", "visibility": "o
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--golden", type=Path, default=Path(__file__).resolve().parents[2] / "shared/goldens/release_tiny")
+    parser.add_argument("--golden", type=Path, default=Path(__file__).resolve().parents[1] / "tests/goldens/release_tiny")
     parser.add_argument("--output", type=Path, default=None, help="optional JSON with the differences")
     args = parser.parse_args()
     if not (args.golden / "checkpoints").is_dir():

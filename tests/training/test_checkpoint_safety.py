@@ -177,3 +177,14 @@ def test_the_planted_payload_is_live_under_accelerates_own_custom_state_loader(t
     finally:
         PartialState._reset_state()
     assert marker.exists()
+
+
+def test_an_old_pickle_format_checkpoint_is_refused_not_unpickled(tmp_path):
+    d = tmp_path / "checkpoints" / "step_00000004"
+    d.mkdir(parents=True)
+    (d / "trainer_state.json").write_text(json.dumps({"step": 4, "microbatches": 4}))  # no "files": old layout
+    marker = tmp_path / "PWNED"
+    torch.save({"state": _Payload(marker)}, d / "custom_checkpoint_0.pkl")
+    with pytest.raises(CheckpointError, match=r"older genwarp in pickle format \(custom_checkpoint_0.pkl\)"):
+        resolve_resume(str(d), tmp_path)
+    assert not marker.exists()

@@ -8,11 +8,26 @@ import signal
 import torch
 from safetensors.torch import load_file
 
-STEPS = ["trainer.max_steps=6", "trainer.checkpoint_every=1", "trainer.keep_last=2", "trainer.validate_every=0"]
+from genwarp.training.state_io import load_tree
+
+STEPS = ["trainer.max_steps=6", "trainer.checkpoint_every=1", "trainer.keep_last=2", "trainer.validate_every=0",
+         "trainer.ema=true", "trainer.ema_decay=0.5"]
 
 
 def _final_weights(run):
-    return load_file(str(run / "checkpoints" / "step_00000006" / "model.safetensors"))
+    """Everything a resume must reproduce: weights, EMA shadow, optimizer and LR-scheduler state
+    of the last checkpoint, and the exported model (which holds the EMA weights)."""
+    ckpt = run / "checkpoints" / "step_00000006"
+    out = {f"model/{k}": v for k, v in load_file(str(ckpt / "model.safetensors")).items()}
+    out.update({f"ema/{i}": v for i, v in enumerate(load_tree(ckpt, "ema")["shadow_params"])})
+    opt = load_tree(ckpt, "optimizer")
+    out.update({f"opt/{i}/{k}": v for i, st in opt["state"].items() for k, v in st.items()})
+    sched = load_tree(ckpt, "scheduler")
+    out["sched/last_epoch"] = torch.tensor(sched["last_epoch"])
+    out["sched/lr"] = torch.tensor(sched["_last_lr"])
+    export = run / "model" / "model" / "diffusion_pytorch_model.safetensors"
+    out.update({f"export/{k}": v for k, v in load_file(str(export)).items()})
+    return out
 
 
 def _assert_same(a, b):
@@ -30,7 +45,8 @@ def test_sigkill_after_a_step_or_inside_a_checkpoint_then_resume_is_exact(train_
     proc = train_cli(*STEPS, f"output_dir={killed}", "debug.sigkill_after_step=3", check=False)
     assert proc.returncode == -signal.SIGKILL
     assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == ["step_00000002", "step_00000003"]
-    train_cli(*STEPS, f"output_dir={killed}", "resume=latest")
+    proc = train_cli(*STEPS, f"output_dir={killed}", "resume=latest")
+    assert f"resumed from {killed / 'checkpoints' / 'step_00000003'} at step 3" in proc.stdout  # the newest
     _assert_same(_final_weights(killed), reference)
 
     # Killed while writing the step-4 checkpoint: the half-written folder is ignored and removed.
