@@ -64,10 +64,10 @@ class DepthModelNotFoundError(OSError):
 def _offline_help(model_id: str) -> str:
     return (
         f"To use it offline: on a machine with internet access run\n"
-        f"    huggingface-cli download {model_id}\n"
+        f"    hf download {model_id}\n"
         f"(or python -c \"from huggingface_hub import snapshot_download; snapshot_download('{model_id}')\"), "
         f"then copy the Hugging Face cache folder (~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine, "
-        f"or download to a folder (huggingface-cli download {model_id} --local-dir DIR) and pass DIR as the model. "
+        f"or download to a folder (hf download {model_id} --local-dir DIR) and pass DIR as the model. "
         f"Set HF_HUB_OFFLINE=1 to stop network attempts."
     )
 

@@ -121,10 +121,10 @@ def check_weight_file(path: str | Path, redownload: str) -> None:
 def _release_files(root: Path, variant: str) -> list[tuple[Path, str]]:
     """The release files that exist, each with how to download it again (README commands)."""
     how = {
-        "variant": f"download it again: huggingface-cli download Sony/genwarp --include \"{variant}/*\" "
+        "variant": f"download it again: hf download Sony/genwarp --include \"{variant}/*\" "
                    f"--local-dir {root}",
-        "vae": f"download it again: huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {root / 'sd-vae-ft-mse'}",
-        "clip": "download it again: huggingface-cli download lambdalabs/sd-image-variations-diffusers --include "
+        "vae": f"download it again: hf download stabilityai/sd-vae-ft-mse --local-dir {root / 'sd-vae-ft-mse'}",
+        "clip": "download it again: hf download lambdalabs/sd-image-variations-diffusers --include "
                 f"\"image_encoder/*\" --local-dir {root}",
     }
     files = [(root / variant / name, how["variant"])
