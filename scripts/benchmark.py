@@ -2,7 +2,7 @@
 """Benchmarks: sampling latency, training throughput/MFU, data-loader throughput.
 
 Prints a table per section and writes JSON (``{"meta": …, "results": [rows]}``, each row with a
-``benchmark`` key). On a GPU the defaults are the settings of issue 7's anchors: the SD-1.5-sized
+``benchmark`` key). On a GPU the defaults are the settings of the latency anchors: the SD-1.5-sized
 architecture with random weights, 512×512, 20 DDIM steps, CFG 3.5, bf16 (the release anchors: 1.43 s
 for one view, 1.71 s for four, fp16, H100); on a CPU the tiny architecture at 64×64 in fp32 (a
 CPU run only shows that everything runs and what costs more than what; docs/performance.md).
@@ -32,7 +32,7 @@ any machine), with the FLOP-bound latency at ``--peak-tflops`` and the MFU each 
 
 Data: synthetic scenes written in the RealEstate10K chunk format with a depth cache, read through
 the training data path (chunks → TrainPairs → collated batches), pairs/s next to the training
-step rate at the same resolution (the issue asks for ≥ 2×).
+step rate at the same resolution (the target is at least 2×).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+# torch is imported inside the functions that use it, so that --help answers without loading it.
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}  # --dtype → the torch dtype's name
 
 # Issue 7's anchors and targets (H100 80GB, SD-1.5 size, 512², 20 DDIM steps, CFG 3.5). Constants
 # quoted from the issue for comparison columns, not measurements of this script.
@@ -67,6 +67,7 @@ def _is_cuda(device: torch.device) -> bool:
 
 
 def _scene(b: int, n: int, res: int, mode: str, device: torch.device):
+    import torch
     from genwarp.geometry import fov_to_intrinsics
 
     gen = torch.Generator().manual_seed(0)
@@ -80,6 +81,7 @@ def _scene(b: int, n: int, res: int, mode: str, device: torch.device):
 
 
 def _build_pipeline(arch: str, dtype: torch.dtype, device: torch.device):
+    import torch
     from genwarp.pipelines.factory import random_pipeline
 
     pipe = random_pipeline(arch, seed=0, randomize=arch == "tiny")
@@ -103,6 +105,7 @@ def _speed_options(args, device: torch.device):
 
 def _sampling_flops(arch, dtype, device, args, res, configs) -> dict:
     """FLOPs of one call per configuration, counted on the plain pipeline (the same function)."""
+    import torch
     from genwarp.perf import count_flops
 
     pipe = _build_pipeline(arch, dtype, device)
@@ -119,6 +122,8 @@ def _check_loop_sync(pipe, scene, res, args) -> str:
     """One call with CUDA's sync debug mode set to error inside the denoising loop."""
     import dataclasses
 
+    import torch
+
     saved = pipe.speed
     pipe.speed = dataclasses.replace(saved, sync_debug=True)
     try:
@@ -132,11 +137,12 @@ def _check_loop_sync(pipe, scene, res, args) -> str:
 
 
 def bench_sampling(args, device: torch.device) -> list[dict]:
+    import torch
     from genwarp.perf import optimize_pipeline, peak_memory_gb, reset_peak_memory, sampling_tflop, time_calls
 
     arch = args.arch
     res = args.resolution
-    dtype = DTYPES[args.dtype]
+    dtype = getattr(torch, DTYPES[args.dtype])
     configs = [(b, n, mode) for c in args.batch_sizes
                for mode, b, n in (("views", 1, c), ("sources", c, 1)) if not (c == 1 and mode == "sources")]
     flops = {} if args.no_flops else _sampling_flops(arch, dtype, device, args, res, configs)
@@ -203,6 +209,7 @@ def bench_sampling(args, device: torch.device) -> list[dict]:
 
 
 def bench_training(args, device: torch.device) -> list[dict]:
+    import torch
     from genwarp.perf.training import build_training, measure_training, model_flops, synthetic_batch
 
     rows = []
@@ -360,8 +367,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["flops", "sampling", "training", "data"], nargs="+",
-                        default=["flops", "sampling", "training", "data"])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+                        default=["flops", "sampling", "training", "data"],
+                        help="sections to run (default: all four)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--arch", choices=["auto", "tiny", "sd15"], default="auto",
                         help="auto: sd15 on CUDA, tiny elsewhere")
     parser.add_argument("--peak-tflops", type=float, default=790.0,
@@ -372,14 +380,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     s = parser.add_argument_group("sampling")
     s.add_argument("--resolution", type=int, default=None, help="default 512 on GPU, 64 on CPU")
     s.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default bf16 on GPU, fp32 on CPU")
-    s.add_argument("--steps", type=int, default=20)
-    s.add_argument("--guidance", type=float, default=3.5)
-    s.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16])
-    s.add_argument("--repeats", type=int, default=10)
+    s.add_argument("--steps", type=int, default=20, help="DDIM steps per call (default 20)")
+    s.add_argument("--guidance", type=float, default=3.5, help="classifier-free guidance scale (default 3.5)")
+    s.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16],
+                   help="N per configuration: one source × N views and N sources × one view (default 1 4 16)")
+    s.add_argument("--repeats", type=int, default=10, help="timed calls per configuration (default 10)")
     s.add_argument("--warmup", type=int, default=None, help="default 3 on GPU, 1 on CPU")
     s.add_argument("--optimized", action="store_true", help="apply the opt-in speed means (genwarp.perf)")
     s.add_argument("--compare", action="store_true", help="time the plain and the optimized pipeline")
-    s.add_argument("--compile-backend", default="inductor")
+    s.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
     s.add_argument("--compile-mode", default=None, help="torch.compile mode (do not use reduce-overhead with "
                    "CUDA graphs on: the step runner captures its own graphs)")
     for name, what in (("fuse-qkv", "fused QKV projections"), ("channels-last", "channels-last weights"),
@@ -393,26 +402,33 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="CUDA: one extra call per configuration with sync debug mode 'error' inside the loop")
     t = parser.add_argument_group("training")
     t.add_argument("--train-resolution", type=int, default=None, help="default 512 on GPU, 64 on CPU")
-    t.add_argument("--train-batch-sizes", type=int, nargs="+", default=[4, 8, 16])
-    t.add_argument("--checkpointing", choices=["off", "on"], nargs="+", default=["off", "on"])
+    t.add_argument("--train-batch-sizes", type=int, nargs="+", default=[4, 8, 16],
+                   help="training batch sizes to time (default 4 8 16)")
+    t.add_argument("--checkpointing", choices=["off", "on"], nargs="+", default=["off", "on"],
+                   help="gradient checkpointing settings to time (default: off and on)")
     t.add_argument("--train-precision", choices=["bf16", "fp32"], default=None, help="default bf16 on GPU, fp32 on CPU")
     t.add_argument("--train-steps", type=int, default=None, help="timed steps; default 10 on GPU, 3 on CPU")
     t.add_argument("--train-warmup", type=int, default=None, help="default 3 on GPU, 1 on CPU")
     f = parser.add_argument_group("flops (counted on the meta device, no weights or compute)")
-    f.add_argument("--flops-arch", choices=["tiny", "sd15"], default="sd15")
-    f.add_argument("--flops-resolution", type=int, default=512)
+    f.add_argument("--flops-arch", choices=["tiny", "sd15"], default="sd15",
+                   help="architecture whose FLOP budget is counted (default sd15)")
+    f.add_argument("--flops-resolution", type=int, default=512, help="image resolution of the FLOP budget (default 512)")
     d = parser.add_argument_group("data")
     d.add_argument("--data-resolution", type=int, default=None, help="default: the training resolution")
-    d.add_argument("--data-batch-size", type=int, default=8)
+    d.add_argument("--data-batch-size", type=int, default=8, help="loader batch size (default 8)")
     d.add_argument("--data-pairs", type=int, default=None, help="default 400 on GPU, 96 on CPU")
     d.add_argument("--data-workers", type=int, nargs="+", default=None,
                    help="loader worker counts to time; default 0 4 8 on GPU (capped at the CPU count), 0 on CPU")
-    d.add_argument("--data-scenes", type=int, default=8)
-    d.add_argument("--data-frames", type=int, default=12)
+    d.add_argument("--data-scenes", type=int, default=8, help="synthetic scenes written as chunks (default 8)")
+    d.add_argument("--data-frames", type=int, default=12, help="frames per synthetic scene (default 12)")
     d.add_argument("--data-resolutions", type=int, nargs="*", default=[],
                    help="also time the on-the-fly synthetic renderer at these resolutions")
     args = parser.parse_args(argv)
 
+    if args.device is None:
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     cuda = args.device.startswith("cuda")
     args.arch = args.arch if args.arch != "auto" else ("sd15" if cuda else "tiny")
     args.resolution = args.resolution or (512 if cuda else 64)
@@ -431,6 +447,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+
+    import torch
+
     device = torch.device(args.device)
     rows: list[dict] = []
     if "flops" in args.only:

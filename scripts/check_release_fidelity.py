@@ -15,11 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from genwarp import GenWarpPipeline
-from genwarp.geometry import from_opengl
+# numpy, torch and genwarp are imported after the arguments are parsed, so that --help answers at once.
 
 OUTPUTS = {"images": "out_synthesized", "warped": "out_warped", "visibility": "out_mask",
            "correspondence": "out_correspondence"}
@@ -27,11 +23,18 @@ OUTPUTS = {"images": "out_synthesized", "warped": "out_warped", "visibility": "o
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--golden", type=Path, default=Path(__file__).resolve().parents[1] / "tests/goldens/release_tiny")
+    parser.add_argument("--golden", type=Path, default=Path(__file__).resolve().parents[1] / "tests/goldens/release_tiny",
+                        help="golden folder with checkpoints/ and golden_*.npz (default: tests/goldens/release_tiny)")
     parser.add_argument("--output", type=Path, default=None, help="optional JSON with the differences")
     args = parser.parse_args()
     if not (args.golden / "checkpoints").is_dir():
         raise SystemExit(f"golden not found: {args.golden} (expected checkpoints/ and golden_*.npz inside)")
+
+    import numpy as np
+    import torch
+
+    from genwarp import GenWarpPipeline
+    from genwarp.geometry import from_opengl
 
     pipe = GenWarpPipeline.from_release(args.golden / "checkpoints", "tiny")
     pipe.set_progress_bar_config(disable=True)

@@ -19,30 +19,43 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
-from genwarp.data import SyntheticScenesDataset
-from genwarp.evaluation.metrics import psnr
-from genwarp.geometry import relative_transform
-from genwarp.pipelines.factory import random_pipeline
-from genwarp.utils import save_image_grid
+# torch and genwarp are imported after the arguments are parsed, so that --help answers at once.
 
 
-def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+def __getattr__(name: str):
+    # ``quickstart.psnr`` is genwarp.evaluation.metrics.psnr (imported on first use, not at import).
+    if name == "psnr":
+        from genwarp.evaluation.metrics import psnr
+
+        return psnr
+    raise AttributeError(name)
+
+
+def masked_psnr(a: "torch.Tensor", b: "torch.Tensor", mask: "torch.Tensor") -> float:
     """PSNR (dB) of one (3, H, W) image on the pixels where ``mask`` ((1, H, W) or (H, W)) is 1."""
+    from genwarp.evaluation.metrics import psnr
+
     return float(psnr(a[None].float(), b[None].float(), mask.reshape(1, 1, *a.shape[-2:]).float())[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", type=Path, default=Path("outputs/quickstart"))
+    parser.add_argument("--output", type=Path, default=Path("outputs/quickstart"),
+                        help="folder for contact_sheet.png and report.json")
     parser.add_argument("--scene", default="test_0", help="synthetic test scene (test_0 … test_63)")
     parser.add_argument("--resolution", type=int, default=128, help="working resolution (multiple of 8)")
     parser.add_argument("--views", type=int, nargs="+", default=[4, 8, 12, 16], help="target frame indices")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=3.5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20, help="DDIM steps")
+    parser.add_argument("--guidance", type=float, default=3.5, help="classifier-free guidance scale")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and of the initial noise")
     args = parser.parse_args()
+
+    import torch
+
+    from genwarp.data import SyntheticScenesDataset
+    from genwarp.geometry import relative_transform
+    from genwarp.pipelines.factory import random_pipeline
+    from genwarp.utils import save_image_grid
 
     dataset = SyntheticScenesDataset(split="test", resolution=args.resolution)
     pairs = [dataset.get_pair(args.scene, 0, t) for t in args.views]
