@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import OmegaConf
 
 from genwarp.training.config import TrainConfig, register_schema
 

@@ -248,9 +248,12 @@ def load_eval_index(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_absolute() and not path.exists():
-        in_repo = Path(__file__).resolve().parents[2] / path
-        if in_repo.exists():
-            path = in_repo
+        from genwarp.cli import find_resource
+
+        try:
+            path = find_resource(path.as_posix())
+        except FileNotFoundError:
+            pass
     if not path.is_file():
         raise FileNotFoundError(f"evaluation index not found: {path} (scripts/make_eval_index.py builds one)")
     index = read_json(path, "the evaluation index")

@@ -23,8 +23,12 @@ def repo_root() -> Path:
 
 def default_index_path(name: str) -> Path | None:
     """The committed index of ``name`` (``data/eval_index_<name>_test.json``) if it exists."""
-    path = repo_root() / "data" / f"eval_index_{name}_test.json"
-    return path if path.is_file() else None
+    from genwarp.cli import find_resource
+
+    try:
+        return find_resource(f"data/eval_index_{name}_test.json")
+    except FileNotFoundError:
+        return None
 
 
 def _synthetic_config(d: dict[str, Any] | None):

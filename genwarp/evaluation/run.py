@@ -127,11 +127,7 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         if index_path is None:
             raise FileNotFoundError(f"data={data_name} has no committed evaluation index: pass index=<json> "
                                     "(scripts/make_eval_index.py builds one)")
-        if not Path(index_path).is_absolute() and not Path(index_path).is_file():
-            from genwarp.evaluation.datasets import repo_root
-
-            index_path = repo_root() / index_path  # committed indices are named relative to the repository
-        index = load_eval_index(index_path)
+        index = load_eval_index(index_path)  # a relative path: the working directory, else the installed data/
         pairs = index_pairs(index, cfg.limit)
         dkw = dataset_kwargs(cfg.data, cfg.depth)
         dataset, mask_dataset = build_eval_dataset(data_name, index, seed=cfg.seed, **dkw)

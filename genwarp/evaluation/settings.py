@@ -175,7 +175,7 @@ def check_settings(layout: Any, settings: dict[str, Any], *, overwrite: bool = F
         raise ValueError(
             f"{root} already holds images made with other settings (a resumed run would keep them and report their "
             "numbers under the new configuration):\n  " + "\n  ".join(shown) + "\n"
-            f"Use a new output_dir, or overwrite=true to delete the stale images there and regenerate them."
+            "Use a new output_dir, or overwrite=true to delete the stale images there and regenerate them."
         )
     if stale_refs and apply:
         for kind in (*layout.REFERENCE_DIRS, "warped"):

@@ -110,4 +110,4 @@ def test_precompute_script_with_tiny_model(tmp_path, capsys, monkeypatch):
     bad = cmd[2:-5] + ["--estimator", "zoedepth-nyu", "--cache", str(tmp_path / "c2"), "--local-files-only"]
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     assert main(bad) == 2
-    assert "huggingface-cli download Intel/zoedepth-nyu" in capsys.readouterr().err
+    assert "hf download Intel/zoedepth-nyu" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_missing_weights_name_the_hub_id_and_the_offline_recipe(tmp_path):
     with pytest.raises(DepthModelNotFoundError) as info:
         build_depth_estimator("zoedepth-nyu", local_files_only=True, cache_dir=tmp_path)
     msg = str(info.value)
-    assert "Intel/zoedepth-nyu" in msg and "huggingface-cli download Intel/zoedepth-nyu" in msg and "HF_HUB_OFFLINE" in msg
+    assert "Intel/zoedepth-nyu" in msg and "hf download Intel/zoedepth-nyu" in msg and "HF_HUB_OFFLINE" in msg
     assert HF_DEPTH_PRESETS["depth-anything-v2-metric-indoor"] == "depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf"
     assert HF_DEPTH_PRESETS["depth-anything-v2-metric-outdoor-s"] == "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf"
     assert HF_DEPTH_PRESETS["zoedepth-nyu-kitti"] == "Intel/zoedepth-nyu-kitti"

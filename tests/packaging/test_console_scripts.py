@@ -159,9 +159,6 @@ def test_wheel_install_finds_configs_and_indices(wheel_venv):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="genwarp/evaluation/datasets.py (default_index_path) and "
-                   "genwarp/data/eval_index.py (load_eval_index) look for data/*.json next to the checkout only; "
-                   "they should ask genwarp.cli.find_resource, which also looks in share/genwarp")
 def test_wheel_install_library_finds_the_committed_index(wheel_venv):
     venv, env, work = wheel_venv
     out = subprocess.run([str(venv / "bin" / "python"), "-c",

@@ -46,7 +46,7 @@ def test_state_trees_round_trip_optimizer_rng_and_ema_exactly(tmp_path):
     model(torch.randn(4, 3)).sum().backward()
     opt.step()
     state = {"opt": opt.state_dict(), "python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state(), "inf": float("inf"), "keys": {1: "a", None: 2.5, True: [1, (2, 3)]}}
+             "torch": torch.get_rng_state(), "inf": float("inf"), "keys": {1: "a", None: 2.5, False: [1, (2, 3)], "s": 0}}
     save_tree(tmp_path, "s", state)
     back = load_tree(tmp_path, "s")
     assert back["python"] == state["python"]
