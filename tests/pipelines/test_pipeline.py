@@ -8,10 +8,8 @@ import torch
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
 from genwarp import GenWarpPipeline
-from genwarp.geometry import fov_to_intrinsics
 from genwarp.pipelines.factory import random_pipeline
-
-H = W = 64
+from pipeline_helpers import H, W, _latents, _scene
 
 
 @pytest.fixture(scope="module")
@@ -19,22 +17,6 @@ def pipe():
     p = random_pipeline(seed=11)
     p.set_progress_bar_config(disable=True)
     return p
-
-
-def _scene(b=2, n=None, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    image = torch.rand(b, 3, H, W, generator=g)
-    depth = 1.5 + torch.rand(b, 1, H, W, generator=g)
-    K = fov_to_intrinsics(torch.full((b,), 0.9), 1.0)
-    views = n or 1
-    T = torch.eye(4).repeat(b, views, 1, 1)
-    T[..., 0, 3] = torch.linspace(-0.2, 0.2, views)
-    T[..., 2, 3] = 0.1
-    return image, depth, K, K, (T if n else T[:, 0])
-
-
-def _latents(b, seed=1):
-    return torch.randn(b, 4, H // 8, W // 8, generator=torch.Generator().manual_seed(seed))
 
 
 def test_outputs_have_the_documented_shapes_and_ranges(pipe):
