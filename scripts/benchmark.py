@@ -353,10 +353,64 @@ def print_table(rows: list[dict]) -> None:
             print(" | ".join(v.ljust(w) for v, w in zip(c, widths)))
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str:
+    """The checkout's commit, with ``-dirty`` when tracked files differ from it (``unknown`` outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed, with the thread variables it ran under (they change CPU timings)."""
+    env = [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ]
+    return " ".join([*env, "python scripts/benchmark.py", *argv])
+
+
+def provenance() -> dict:
+    """Where and when a result file was written: commit, machine, UTC date, load at the start."""
+    return {
+        "git_commit": _git_commit(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "hostname_cpu": _cpu_model(),
+        "load_average_start": _load_average(),
+    }
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
-    """The same tables as markdown, headed by the machine and the command line."""
+    """The same tables as markdown, headed by the machine, the commit and the command line."""
     lines = [f"Device: {meta['device']} ({meta['device_type']}), torch {meta['torch']}, {meta['cpu_threads']} CPU "
-             f"threads, {meta['date']}.", "", f"Command: `{meta['command']}`", ""]
+             f"threads of {meta.get('cpus')}, {meta.get('hostname_cpu', '')}, {meta['date']}"
+             f" ({meta.get('date_utc', '')}).", "",
+             f"Command: `{meta['command']}`", "", f"Commit: `{meta.get('git_commit', 'unknown')}`; "
+             f"load average (1/5/15 min) at start {meta.get('load_average_start')}, "
+             f"at end {meta.get('load_average_end')}.", ""]
+    if meta.get("note"):
+        lines += [f"Note: {meta['note']}", ""]
     for kind, keys, cells in _tables(rows):
         lines += [f"### {kind}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
@@ -377,6 +431,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-flops", action="store_true", help="skip FLOP counting (MFU, achieved TFLOP/s)")
     parser.add_argument("--output", type=Path, default=Path("outputs/benchmark.json"),
                         help="JSON results; the tables also go to the same path with .md")
+    parser.add_argument("--note", default=None,
+                        help="free text stored with the results (e.g. that the machine was shared)")
     s = parser.add_argument_group("sampling")
     s.add_argument("--resolution", type=int, default=None, help="default 512 on GPU, 64 on CPU")
     s.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="default bf16 on GPU, fp32 on CPU")
@@ -467,6 +523,7 @@ def main(argv=None) -> None:
     compare_data_with_training(rows)
     print_table(rows)
     meta = {
+        **provenance(),
         "device": torch.cuda.get_device_name(device) if _is_cuda(device) else (platform.processor() or "cpu"),
         "device_type": device.type,
         "cpu_threads": torch.get_num_threads(),
@@ -476,8 +533,11 @@ def main(argv=None) -> None:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "anchors": "release_anchor_s / target_s are issue 7's H100 figures (constants), shown only at its settings",
-        "command": " ".join(["python scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command_line(sys.argv[1:] if argv is None else argv),
+        "load_average_end": _load_average(),
     }
+    if args.note:
+        meta["note"] = args.note
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"meta": meta, "results": rows}, indent=2, default=str))
     args.output.with_suffix(".md").write_text(markdown(rows, meta))
