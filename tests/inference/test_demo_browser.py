@@ -4,8 +4,10 @@ and its video. Screenshots are kept as CI artifacts in ``$GENWARP_ARTIFACTS_DIR`
 ``outputs/ci_artifacts/`` of the repository): ``demo_sliders.png``, ``demo_orbit.png`` and the
 server log ``demo_server.log``.
 
-Skips (with the reason) when gradio, Playwright or a Chromium binary is missing. Chromium is the
-Debian package (``apt-get install chromium``), never a browser downloaded by Playwright.
+Locally it skips (with the reason) when gradio, Playwright or a Chromium binary is missing; under CI
+(``CI`` set to ``true``/``1``/``yes``, as ``.ci/run`` runs) a missing one is a failure, because
+``.ci/run`` installs all three. Chromium is the Debian package (``apt-get install chromium``), never
+a browser downloaded by Playwright.
 """
 
 from __future__ import annotations
@@ -63,16 +65,38 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float
     pytest.fail(f"the demo did not answer on {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def browser_tools():
-    """Playwright's sync API and the Chromium binary, or a skip naming what is missing."""
-    pytest.importorskip("gradio", reason="the demo needs gradio (pip install -e '.[demo]')")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="the browser test needs playwright (pip install playwright)")
+def under_ci() -> bool:
+    """True where the environment says CI (``CI=true``: .ci/run's runner sets it)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def missing(reason: str):
+    """Skip with ``reason`` locally; fail under CI, where .ci/run has installed every browser tool."""
+    if under_ci():
+        pytest.fail(f"{reason} -- CI={os.environ.get('CI')}: .ci/run installs it, so under CI this is a "
+                    "failure, not a skip")
+    pytest.skip(reason)
+
+
+def require_browser_tools():
+    """Playwright's sync API and the Chromium binary, or :func:`missing` naming what is absent."""
+    import importlib
+
+    for module, why in (("gradio", "the demo needs gradio (pip install -e '.[demo]')"),
+                        ("playwright.sync_api", "the browser test needs playwright (pip install -e '.[ui-test]')")):
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            missing(why)
     chromium = _chromium()
     if chromium is None:
-        pytest.skip("no Chromium binary (apt-get install chromium, or set GENWARP_CHROMIUM)")
-    return sync_api, chromium
+        missing("no Chromium binary (apt-get install chromium, or set GENWARP_CHROMIUM)")
+    return loaded, chromium
+
+
+@pytest.fixture
+def browser_tools():
+    return require_browser_tools()
 
 
 @pytest.fixture
@@ -130,3 +154,38 @@ def test_demo_in_a_real_browser(browser_tools, demo_server, room):
             browser.close()
     assert (artifacts / "demo_sliders.png").stat().st_size > 10_000
     print(f"demo screenshots in {artifacts}")
+
+
+# --- a missing browser tool: a skip locally, a failure under CI ------------------------------------
+
+def _outcome() -> tuple[str, str]:
+    """What require_browser_tools() ends in: ("failed"|"skipped"|"returned", message). Caught here so
+    that a skip where a failure is expected fails this test instead of skipping it."""
+    try:
+        require_browser_tools()
+    except pytest.fail.Exception as e:
+        return "failed", str(e)
+    except pytest.skip.Exception as e:
+        return "skipped", str(e)
+    return "returned", ""
+
+
+def test_missing_chromium_fails_under_ci_and_skips_locally(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENWARP_CHROMIUM", str(tmp_path / "no-such-chromium"))  # _chromium() -> None
+    for module in ("gradio", "playwright.sync_api"):  # present (stand-ins where not installed)
+        monkeypatch.setitem(sys.modules, module, sys.modules.get(module) or type(sys)(module))
+    monkeypatch.setenv("CI", "true")
+    kind, message = _outcome()
+    assert kind == "failed" and "no Chromium binary" in message and "CI=true" in message, (kind, message)
+    monkeypatch.delenv("CI")
+    kind, message = _outcome()
+    assert kind == "skipped" and "no Chromium binary" in message, (kind, message)
+
+
+@pytest.mark.parametrize("module", ["gradio", "playwright.sync_api"])
+def test_missing_python_package_fails_under_ci_and_skips_locally(monkeypatch, module):
+    monkeypatch.setitem(sys.modules, module, None)  # its import raises ImportError
+    monkeypatch.setenv("CI", "1")
+    assert _outcome()[0] == "failed"
+    monkeypatch.setenv("CI", "false")
+    assert _outcome()[0] == "skipped"
