@@ -6,6 +6,17 @@
     python scripts/make_eval_index.py --dataset scannet --root SCANNET --scene-list scannetv2_test.txt \
         --out data/eval_index_scannet_test.json [--mid 30 60 --long 90 180] [--pairs-per-scene 2]
 
+Import a peer's frozen RealEstate10K / ACID pairs (genwarp/data/peer_index.py):
+
+    python scripts/make_eval_index.py --from-geogpt realestate_custom_frames.txt --out data/eval_index_re10k_geogpt.json \
+        [--root RE10K --split test [--layout raw|chunks] [--frames-root FRAMES]]
+    python scripts/make_eval_index.py --from-pixelsplat evaluation_index_re10k.json --out data/eval_index_re10k_pixelsplat.json \
+        [--dataset acid] [--root ...]
+
+With --root, GeoGPT's timestamps become camera-file rows (raw layout: only the camera files are
+needed; chunks: the chunks' timestamps) and the pairs the frames on disk can serve are counted
+into the index ("availability"); without it the index keeps timestamps, resolved at evaluation.
+
 Deterministic for a given seed, rule and set of available frames. The rule (frame-gap windows for
 "mid" and "long", see genwarp/data/eval_index.py) is recorded inside the JSON. Defaults per
 dataset: genwarp.data.DEFAULT_RULES.
@@ -20,8 +31,14 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, choices=["re10k", "acid", "scannet", "synthetic"])
-    p.add_argument("--root", type=Path)
+    p.add_argument("--dataset", choices=["re10k", "acid", "scannet", "synthetic"],
+                   help="dataset to index (required unless importing; imports default to re10k)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--from-geogpt", type=Path, metavar="FRAMES_TXT",
+                     help="import GeoGPT's realestate_custom_frames.txt (seq,a.png,b.png,c.png per line)")
+    src.add_argument("--from-pixelsplat", type=Path, metavar="INDEX_JSON",
+                     help="import a pixelSplat/MVSplat evaluation_index_<dataset>.json")
+    p.add_argument("--root", type=Path, help="dataset root (imports: optional, resolves timestamps and counts usable pairs)")
     p.add_argument("--split", default="test")
     p.add_argument("--layout", default="raw", choices=["raw", "chunks"])
     p.add_argument("--frames-root", type=Path, default=None)
@@ -33,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--long", type=int, nargs=2, default=None, metavar=("MIN", "MAX"))
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
+
+    if args.from_geogpt or args.from_pixelsplat:
+        return import_peer_index(p, args)
+    if args.dataset is None:
+        p.error("--dataset is required (or import with --from-geogpt / --from-pixelsplat)")
 
     from genwarp.data import DEFAULT_RULES, FrameGapRule, RealEstate10KDataset, ScanNetDataset, SyntheticScenesDataset
     from genwarp.data.eval_index import build_eval_index, save_eval_index
@@ -62,6 +84,62 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.out}: {index['num_entries']} pairs over {index['num_scenes']} scenes {index['counts']}")
     if index["skipped_scenes"]:
         print(f"skipped scenes: {index['skipped_scenes']}")
+    return 0
+
+
+def import_peer_index(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from genwarp.data import RealEstate10KDataset
+    from genwarp.data.eval_index import resolve_entries, save_eval_index, scene_timestamps
+    from genwarp.data.health import DataError
+    from genwarp.data.peer_index import (apply_camera_rows, camera_row_lookup, geogpt_entries, imported_index,
+                                         pixelsplat_entries, read_geogpt_frames, read_pixelsplat_index)
+
+    dataset = args.dataset or "re10k"
+    if dataset not in ("re10k", "acid"):
+        p.error(f"peer protocols are RealEstate10K / ACID indices, not --dataset {dataset}")
+    if args.from_geogpt:
+        protocol, source = "geogpt", args.from_geogpt
+        entries, not_imported = geogpt_entries(read_geogpt_frames(source)), {}
+    else:
+        protocol, source = "pixelsplat", args.from_pixelsplat
+        entries, not_imported = pixelsplat_entries(read_pixelsplat_index(source))
+    camera_rows = availability = None
+    if args.root is not None:
+        ds = None
+        try:
+            ds = RealEstate10KDataset(args.root, args.split, layout=args.layout, frames_root=args.frames_root,
+                                      name=dataset, shuffle=False)
+            ds_error = None
+        except DataError as e:
+            ds_error = str(e)
+        if protocol == "geogpt":
+            if args.layout == "raw":
+                lookup = camera_row_lookup(args.root, args.split)
+            elif ds is not None:
+                def lookup(seq, ds=ds):
+                    try:
+                        return scene_timestamps(ds.open_scene(seq))
+                    except DataError:
+                        return None
+            else:
+                lookup = lambda seq: None  # noqa: E731
+            camera_rows = apply_camera_rows(entries, lookup)
+            print(f"timestamps -> camera rows: {camera_rows}")
+        if ds is not None:
+            resolved = resolve_entries(entries, ds)
+            availability = {"root": str(args.root), "split": args.split, "layout": args.layout, **resolved.to_dict()}
+            print(resolved.summary())
+        else:
+            availability = {"root": str(args.root), "split": args.split, "layout": args.layout, "usable_pairs": 0,
+                            "checked_pairs": len(entries), "skipped": {"dataset_unreadable": len(entries)},
+                            "error": ds_error}
+            print(f"0 of {len(entries)} pairs usable: {ds_error}")
+    index = imported_index(protocol, entries, dataset=dataset, split=args.split, source_file=source,
+                           not_imported=not_imported, camera_rows=camera_rows, availability=availability)
+    save_eval_index(index, args.out)
+    print(f"{args.out}: {index['num_entries']} {protocol} pairs over {index['num_scenes']} scenes {index['counts']}"
+          + (f"; not imported: {not_imported}" if any(not_imported.values()) else "")
+          + ("" if availability else "; frames not checked (no --root)"))
     return 0
 
 

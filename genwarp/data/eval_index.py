@@ -23,6 +23,15 @@ direction) with a generator seeded by ``(seed, scene, range)`` — so the index 
 iteration order, and a scene too short for a window simply contributes no pair to it. Every entry
 also records the pair's camera translation (in pose units) and relative rotation (degrees) so
 analyses can bin by geometry as well. Default windows per dataset are in :data:`DEFAULT_RULES`.
+
+**Frames by row or by timestamp.** An entry names each frame by its row (``src_index`` /
+``tgt_index``: camera-file row, chunk position or frame number) or, for RealEstate10K / ACID, by
+its timestamp in µs (``src_timestamp`` / ``tgt_timestamp``), or both. Imported peer protocols
+(:mod:`genwarp.data.peer_index`) keep timestamps when the camera files were not at hand.
+:func:`resolve_entries` turns timestamps into rows against a dataset and drops (and counts) the
+pairs whose frames are not on disk; ``scripts/evaluate.py`` does this. Readers that need rows
+(training validation, :class:`~genwarp.data.samplers.IndexSampler`) load an index with
+``load_eval_index(path)`` and refuse a timestamp-only entry naming :func:`resolve_entries`.
 """
 
 from __future__ import annotations
@@ -40,8 +49,8 @@ from genwarp.data.base import PairDataset, stable_seed
 from genwarp.data.health import DataError
 from genwarp.data.samplers import sample_gap_pairs
 
-__all__ = ["DEFAULT_RULES", "INDEX_FORMAT", "FrameGapRule", "build_eval_index", "check_index_entries", "frame_index",
-           "load_eval_index", "read_json", "save_eval_index"]
+__all__ = ["DEFAULT_RULES", "INDEX_FORMAT", "FrameGapRule", "ResolvedEntries", "build_eval_index", "check_index_entries",
+           "frame_index", "load_eval_index", "read_json", "resolve_entries", "save_eval_index", "scene_timestamps"]
 
 INDEX_FORMAT = "genwarp-eval-index/1"
 
@@ -203,10 +212,25 @@ def frame_index(value: Any, *, where: str) -> int:
     return int(value)
 
 
-def check_index_entries(entries: Any, where: str) -> list[dict[str, Any]]:
-    """Check the ``entries`` of an index: a non-empty list of objects with a ``scene`` and integer
-    ``src_index`` / ``tgt_index``. Returns them; raises ``ValueError`` naming ``where`` and the
-    offending entry."""
+def _frame_ref(e: dict[str, Any], end: str, where: str, *, rows_required: bool) -> None:
+    row, ts = f"{end}_index", f"{end}_timestamp"
+    if row in e:
+        frame_index(e[row], where=f"{where} {row}")
+    if ts in e:
+        frame_index(e[ts], where=f"{where} {ts}")
+    if row not in e and ts not in e:
+        raise ValueError(f"{where} lacks {row} (or {ts})")
+    if row not in e and rows_required:
+        raise ValueError(f"{where} names its {end} frame by timestamp only ({ts}={e[ts]}): resolve the index against "
+                         "the dataset first (genwarp.data.eval_index.resolve_entries, as scripts/evaluate.py does, or "
+                         "re-import it with the camera files: scripts/make_eval_index.py --root)")
+
+
+def check_index_entries(entries: Any, where: str, *, rows_required: bool = True) -> list[dict[str, Any]]:
+    """Check the ``entries`` of an index: a non-empty list of objects with a ``scene`` and, for
+    each end, an integer ``src_index`` / ``tgt_index`` — or, unless ``rows_required``, an integer
+    ``src_timestamp`` / ``tgt_timestamp`` instead. Returns them; raises ``ValueError`` naming
+    ``where`` and the offending entry."""
     if not isinstance(entries, list):
         raise ValueError(f"{where}: 'entries' must be a list of pairs, got {type(entries).__name__}")
     if not entries:
@@ -215,13 +239,12 @@ def check_index_entries(entries: Any, where: str) -> list[dict[str, Any]]:
     for i, e in enumerate(entries):
         if not isinstance(e, dict):
             raise ValueError(f"{where}: entry {i} is a {type(e).__name__}, not an object")
-        missing = [k for k in ("scene", "src_index", "tgt_index") if k not in e]
-        if missing:
-            raise ValueError(f"{where}: entry {i} lacks {'/'.join(missing)}")
+        if "scene" not in e:
+            raise ValueError(f"{where}: entry {i} lacks scene")
         if not isinstance(e["scene"], str) or not e["scene"]:
             raise ValueError(f"{where}: entry {i}: scene {e['scene']!r} is not a non-empty string")
-        for key in ("src_index", "tgt_index"):
-            frame_index(e[key], where=f"{where}: entry {i} (scene {e['scene']!r}) {key}")
+        for end in ("src", "tgt"):
+            _frame_ref(e, end, f"{where}: entry {i} (scene {e['scene']!r})", rows_required=rows_required)
     return entries
 
 
@@ -238,10 +261,11 @@ def read_json(path: str | Path, what: str = "JSON file") -> Any:
         raise ValueError(f"{path}: {what} is not UTF-8 text ({e}): repair or regenerate it") from e
 
 
-def load_eval_index(path: str | Path) -> dict[str, Any]:
+def load_eval_index(path: str | Path, *, allow_timestamps: bool = False) -> dict[str, Any]:
     """Read and check an index file (raises ValueError naming the file on a malformed one: not
     JSON, no or empty ``entries``, an entry without scene/src_index/tgt_index or with a
-    non-integer frame index).
+    non-integer frame index). With ``allow_timestamps`` an entry may name a frame by
+    ``src_timestamp`` / ``tgt_timestamp`` only (then :func:`resolve_entries` gives rows).
 
     A relative path that does not exist from the working directory is looked up from the
     repository root, where the committed indices live (``data/eval_index_*.json``).
@@ -261,5 +285,117 @@ def load_eval_index(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not an evaluation index (no 'entries')")
     if index.get("format") not in (None, INDEX_FORMAT):
         raise ValueError(f"{path}: unknown index format {index.get('format')!r}")
-    check_index_entries(index["entries"], str(path))
+    check_index_entries(index["entries"], str(path), rows_required=not allow_timestamps)
     return index
+
+
+# ------------------------------------------------------------------------------------------------
+# Timestamps → rows, and which pairs the frames on disk can serve
+# ------------------------------------------------------------------------------------------------
+
+
+def scene_timestamps(handle: Any) -> dict[int, int] | None:
+    """``{timestamp (µs): row}`` of a RealEstate10K / ACID scene handle (raw: its camera file;
+    chunks: the chunk's ``timestamps``), rows dropped by the loader excluded (a repeated timestamp
+    maps to its first row, as the loader keeps it). ``None`` for datasets without timestamps."""
+    cams = getattr(handle, "cameras", None)
+    if cams is not None and hasattr(cams, "timestamps"):
+        ts, dropped = np.asarray(cams.timestamps), getattr(cams, "dropped", {})
+    elif getattr(handle, "timestamps", None) is not None:
+        ts, dropped = np.asarray(handle.timestamps), getattr(handle, "dropped", {})
+    else:
+        return None
+    out: dict[int, int] = {}
+    for row, t in enumerate(ts.tolist()):
+        if row not in dropped:
+            out.setdefault(int(t), row)
+    return out
+
+
+@dataclass
+class ResolvedEntries:
+    """What :func:`resolve_entries` kept (entries with rows) and what it dropped.
+
+    ``skipped`` counts dropped pairs by reason; ``examples`` holds one message per reason."""
+
+    entries: list[dict[str, Any]]
+    skipped: dict[str, int]
+    examples: dict[str, str]
+
+    @property
+    def num_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def summary(self) -> str:
+        total = len(self.entries) + self.num_skipped
+        text = f"{len(self.entries)} of {total} pairs usable with the frames on disk"
+        if self.skipped:
+            text += "; skipped: " + ", ".join(f"{k} {v} (e.g. {self.examples[k]})" for k, v in sorted(self.skipped.items()))
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"usable_pairs": len(self.entries), "checked_pairs": len(self.entries) + self.num_skipped,
+                "skipped": dict(sorted(self.skipped.items()))}
+
+
+def resolve_entries(entries: list[dict[str, Any]], dataset: Any) -> ResolvedEntries:
+    """Entries with rows for every frame, keeping only pairs ``dataset`` can serve.
+
+    A frame named by timestamp is looked up in its scene's camera rows (:func:`scene_timestamps`);
+    an entry that has both a row and a timestamp is checked for agreement. A pair is dropped and
+    counted — never silently — when its scene cannot be opened (``missing_sequence``, …), a
+    timestamp is not a usable row of the scene (``timestamp_not_found``), row and timestamp
+    disagree (``timestamp_row_mismatch``) or a frame is absent or unusable (``missing_frame``).
+    """
+    kept: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    examples: dict[str, str] = {}
+
+    def skip(kind: str, msg: str) -> None:
+        skipped[kind] = skipped.get(kind, 0) + 1
+        examples.setdefault(kind, msg)
+
+    scenes: dict[str, Any] = {}  # scene -> (usable rows, {timestamp: row} | None) or its DataError
+    for e in entries:
+        scene = str(e["scene"])
+        if scene not in scenes:
+            try:
+                handle = dataset.open_scene(scene)
+                scenes[scene] = (set(handle.frame_ids), scene_timestamps(handle))  # not the handle: chunks hold images
+            except DataError as err:
+                scenes[scene] = err
+        info = scenes[scene]
+        if isinstance(info, DataError):
+            skip(info.kind or "missing_sequence", f"{scene}: {info}")
+            continue
+        frames, by_ts = info
+        out = dict(e)
+        ok = True
+        for end in ("src", "tgt"):
+            row_key, ts_key = f"{end}_index", f"{end}_timestamp"
+            if ts_key not in out:
+                continue
+            if by_ts is None:
+                raise ValueError(f"{scene}: the index names frames by timestamp, but dataset "
+                                 f"{getattr(dataset, 'dataset_name', dataset)!r} has no timestamps")
+            row = by_ts.get(int(out[ts_key]))
+            if row is None:
+                skip("timestamp_not_found", f"{scene}: no usable camera row has timestamp {out[ts_key]}")
+                ok = False
+                break
+            if row_key in out and int(out[row_key]) != row:
+                skip("timestamp_row_mismatch", f"{scene}: {row_key}={out[row_key]} but {ts_key}={out[ts_key]} is row {row}")
+                ok = False
+                break
+            out[row_key] = row
+        if not ok:
+            continue
+        absent = [end for end in ("src", "tgt") if int(out[f"{end}_index"]) not in frames]
+        if absent:
+            rows = " and ".join(f"{end} row {out[end + '_index']}" for end in absent)
+            skip("missing_frame", f"{scene}: {rows} not on disk")
+            continue
+        if "gap" not in out:
+            out["gap"] = abs(int(out["tgt_index"]) - int(out["src_index"]))
+        kept.append(out)
+    return ResolvedEntries(kept, skipped, examples)

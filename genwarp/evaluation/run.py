@@ -10,7 +10,7 @@ import torch
 
 from genwarp.evaluation.config import EvaluateConfig, check_config
 
-__all__ = ["build_method_from_config", "dataset_kwargs", "run_evaluation"]
+__all__ = ["build_method_from_config", "dataset_kwargs", "resolve_index", "run_evaluation"]
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -127,10 +127,12 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         if index_path is None:
             raise FileNotFoundError(f"data={data_name} has no committed evaluation index: pass index=<json> "
                                     "(scripts/make_eval_index.py builds one)")
-        index = load_eval_index(index_path)  # a relative path: the working directory, else the installed data/
-        pairs = index_pairs(index, cfg.limit)
+        # a relative path: the working directory, else the installed data/; frames by row or by timestamp
+        index = load_eval_index(index_path, allow_timestamps=True)
         dkw = dataset_kwargs(cfg.data, cfg.depth)
         dataset, mask_dataset = build_eval_dataset(data_name, index, seed=cfg.seed, **dkw)
+        resolved = resolve_index(index, dataset, data_name, index_path)
+        pairs = index_pairs({**index, "entries": resolved.entries if resolved else index["entries"]}, cfg.limit)
         method = None
         if cfg.stage != "prepare" and cfg.method != "none":
             method = build_method_from_config(cfg, device, **(method_kwargs or {}))
@@ -139,7 +141,10 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
                                        method_info=method.describe() if method is not None else None)
         index_meta = {"path": str(index_path), "dataset": index.get("dataset"), "num_entries": index.get("num_entries"),
                       "depth": dkw["depth"] if isinstance(dkw["depth"], str) else repr(dkw["depth"]),
-                      "depth_noise": dkw["depth_noise"], "resolution": dkw["resolution"]}
+                      "depth_noise": dkw["depth_noise"], "resolution": dkw["resolution"],
+                      "protocol": (index.get("protocol") or {}).get("name")}
+        if resolved is not None:
+            index_meta["frames_on_disk"] = resolved.to_dict()
         results["generate"] = generate(layout, dataset, pairs, method, mask_dataset=mask_dataset,
                                        batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed,
                                        save_warped=cfg.save_warped, accelerator=acc, index_meta=index_meta,
@@ -154,6 +159,28 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         results["score"]["results_dir"] = str(layout.results)
         results["score"]["results_md"] = str(layout.results / "results.md")
     return results
+
+
+def resolve_index(index: dict[str, Any], dataset: Any, data_name: str, where: Any):
+    """An imported peer protocol (``index["protocol"]``) or an index naming frames by timestamp:
+    the entries with rows, keeping only pairs whose frames are on disk
+    (:func:`genwarp.data.eval_index.resolve_entries`) — many of the peers' videos are gone — the
+    skipped pairs counted, announced on stderr and recorded in the manifest; none usable is an
+    error. ``None`` for our own indices, whose pairs were drawn from the frames on disk: there a
+    pair that cannot be loaded stops the evaluation naming the frame, never silently dropped."""
+    from genwarp.data.eval_index import resolve_entries
+
+    entries = index["entries"]
+    timestamps = any("src_index" not in e or "tgt_index" not in e for e in entries)
+    if not timestamps and not index.get("protocol"):
+        return None
+    resolved = resolve_entries(entries, dataset)
+    if not resolved.entries:
+        raise ValueError(f"{where}: none of the index's {len(entries)} pairs can be evaluated with the frames on "
+                         f"disk ({resolved.summary()}): check data.root / data.frames_root / data.layout")
+    if resolved.skipped:
+        print(f"[evaluate] {where}: {resolved.summary()}", file=sys.stderr)
+    return resolved
 
 
 def _score_meta(cfg: Any, layout) -> dict[str, Any]:
