@@ -121,7 +121,9 @@ class TrainerConfig:
     adam_epsilon: float = 1e-8
     use_8bit_adam: bool = False
     max_grad_norm: float | None = 1.0
-    mixed_precision: str = "no"  # no | bf16 | fp16
+    # no | bf16 | fp16 | null: the accelerate launch config's value ('no' without one). A value here
+    # that contradicts the launch config is refused (genwarp/training/launch.py).
+    mixed_precision: str | None = None
     cpu: bool = False  # train on the CPU even where CUDA exists (with several processes: gloo)
     seed: int = 0
     condition_dropout: float = 0.1

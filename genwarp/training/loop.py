@@ -31,6 +31,8 @@ from genwarp.training.checkpoint import load_training_state, read_state, resolve
 from genwarp.training.config import TrainConfig
 from genwarp.training.data import ResumableBatchSampler, TrainPairs
 from genwarp.training.datasets import build_dataset
+from genwarp.training.launch import (check_engine_accumulation, check_gradient_accumulation, fill_deepspeed_config,
+                                     resolve_mixed_precision)
 from genwarp.training.logging import flatten_config, log_images, tracker_setup
 from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
 from genwarp.training.validate import check_resolution_fits, validate_train_config
@@ -59,15 +61,24 @@ class TrainResult:
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
+    """The Accelerator, with mixed precision and accumulation from one source each
+    (:mod:`genwarp.training.launch`); the precision in use is written back into ``cfg``."""
     out = Path(cfg.output_dir)
+    precision, source = resolve_mixed_precision(cfg.trainer.mixed_precision)
+    check_gradient_accumulation(cfg.trainer.gradient_accumulation_steps)
     log_with = tracker_setup(list(cfg.logger.backends), out, cfg.logger.wandb_mode)
-    return Accelerator(
-        mixed_precision=cfg.trainer.mixed_precision,
+    accelerator = Accelerator(
+        mixed_precision=precision,
         cpu=cfg.trainer.cpu,
         gradient_accumulation_steps=cfg.trainer.gradient_accumulation_steps,
         log_with=log_with or None,
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
     )
+    cfg.trainer.mixed_precision = str(accelerator.mixed_precision)  # recorded in config.yaml: the value in use
+    accelerator.print(f"mixed precision: {cfg.trainer.mixed_precision} (from {source}); engine: "
+                      f"{accelerator.distributed_type.value}, {accelerator.num_processes} process(es); "
+                      f"gradient accumulation: {cfg.trainer.gradient_accumulation_steps}")
+    return accelerator
 
 
 def make_optimizer(cfg: TrainConfig, params: list[torch.nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
@@ -172,7 +183,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         len(components.codec.config.block_out_channels) - 1)
     check_resolution_fits(cfg.data.resolution, codec_factor, len(model.denoiser.config.block_out_channels) - 1)
     device = accelerator.device
-    frozen_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.mixed_precision, torch.float32)
+    frozen_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(str(accelerator.mixed_precision), torch.float32)
     for frozen in (components.codec, components.image_encoder):
         if frozen is not None:  # nn.Module.to: diffusers' ModelMixin.to warns on every dtype cast
             torch.nn.Module.to(frozen, device=device, dtype=frozen_dtype)
@@ -182,7 +193,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         raise ValueError("trainer.ema is supported with single-process and DDP training, not FSDP/DeepSpeed")
     optimizer = make_optimizer(cfg, model.trainable_parameters(), device)
     lr_scheduler = make_lr_scheduler(cfg, optimizer, accelerator.num_processes)
+    fill_deepspeed_config(accelerator, t)
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    check_engine_accumulation(accelerator, t.gradient_accumulation_steps)
     if ema is not None:
         ema.to(device)  # checkpointed by save_checkpoint as data (never registered with accelerate: it pickles)
     objective = GenWarpObjective(model, components.codec, components.image_encoder,
@@ -192,7 +205,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                  timestep_bias_multiplier=t.timestep_bias_multiplier,
                                  timestep_bias_portion=t.timestep_bias_portion)
 
-    step, last_checkpoint = 0, None
+    step, last_checkpoint, rank_losses = 0, None, []
     if resume_from is not None:
         load_training_state(accelerator, resume_from, model, optimizer, lr_scheduler, ema)
         step = int(read_state(resume_from)["step"])
@@ -262,8 +275,11 @@ def train(cfg: TrainConfig) -> TrainResult:
 
         if due["log"]:
             elapsed = max(time.perf_counter() - window["t0"], 1e-9)
+            # The mean over ranks (each rank's window mean, gathered: a collective, as every rank logs here).
+            local = torch.as_tensor(window["loss"], dtype=torch.float32, device=device) / max(window["n"], 1)
+            rank_losses = accelerator.gather(local.reshape(1)).tolist()
             metrics = {
-                "train/loss": float(window["loss"]) / max(window["n"], 1),
+                "train/loss": sum(rank_losses) / len(rank_losses),
                 "train/lr": lr_scheduler.get_last_lr()[0],
                 "perf/samples_per_s": window["samples"] / elapsed,
                 "perf/data_wait_s": window["data_wait"],
@@ -282,7 +298,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             # Gathered from every process (a collective): evidence that all ranks stepped.
             per_rank = accelerator.gather(torch.tensor([step, pairs.skipped], device=device).unsqueeze(0))
             state = {"microbatches": step * t.gradient_accumulation_steps, "num_processes": accelerator.num_processes,
-                     "steps_per_rank": per_rank[:, 0].tolist(), "skipped_pairs_per_rank": per_rank[:, 1].tolist()}
+                     "steps_per_rank": per_rank[:, 0].tolist(), "skipped_pairs_per_rank": per_rank[:, 1].tolist(),
+                     "train_loss_per_rank": rank_losses}  # of the last log window
             last_checkpoint = save_checkpoint(accelerator, out, step, state, config_yaml, t.keep_last,
                                               model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, ema=ema,
                                               kill_before_commit=cfg.debug.sigkill_in_checkpoint == step)

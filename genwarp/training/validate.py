@@ -48,8 +48,8 @@ def config_problems(cfg: Any) -> list[str]:
     need(t.max_grad_norm is None or (_finite(t.max_grad_norm) and t.max_grad_norm > 0), "trainer.max_grad_norm",
          t.max_grad_norm, "must be > 0, or null for no clipping")
     need(t.lr_scheduler in LR_SCHEDULERS, "trainer.lr_scheduler", t.lr_scheduler, f"one of {list(LR_SCHEDULERS)}")
-    need(t.mixed_precision in MIXED_PRECISION, "trainer.mixed_precision", t.mixed_precision,
-         f"one of {list(MIXED_PRECISION)}")
+    need(t.mixed_precision is None or t.mixed_precision in MIXED_PRECISION, "trainer.mixed_precision",
+         t.mixed_precision, f"one of {list(MIXED_PRECISION)}, or null for the accelerate launch config's")
     need(_finite(t.condition_dropout) and 0 <= t.condition_dropout <= 1, "trainer.condition_dropout",
          t.condition_dropout, "must be in [0, 1]")
     need(t.snr_gamma is None or (_finite(t.snr_gamma) and t.snr_gamma > 0), "trainer.snr_gamma", t.snr_gamma,

@@ -47,6 +47,11 @@ def test_two_cpu_processes_both_step_and_checkpoint_once(train_cli, tmp_path):
     assert not list(ckpt.glob("*.pkl")) and not list(ckpt.glob("*.bin"))  # data only: nothing to unpickle
     assert len(list(ckpt.glob("model*.safetensors"))) == 1
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step_00000002"]
+    # The logged loss is the mean over ranks (each rank's window mean is gathered), not rank 0's.
+    ranks = state["train_loss_per_rank"]
+    assert len(ranks) == 2 and abs(ranks[0] - ranks[1]) > 1e-6, ranks
+    logged = json.loads((tmp_path / "final_metrics.json").read_text())["train/loss"]
+    assert abs(logged - (ranks[0] + ranks[1]) / 2) < 1e-6, (logged, ranks)
 
 
 def test_main_job_trains_then_scores_against_warp_only(train_cli, tmp_path):
