@@ -172,3 +172,21 @@ def test_evaluate_runs_on_an_imported_timestamp_index(re10k_raw, tmp_path, monke
     assert manifest["index"]["protocol"] == "geogpt"
     assert manifest["index"]["frames_on_disk"]["usable_pairs"] == 6
     assert manifest["index"]["frames_on_disk"]["skipped"] == {"missing_frame": 2, "missing_sequence": 12}
+
+
+def test_geogpt_real_file_gives_its_564_pairs(tmp_path):
+    """The real GeoGPT file (tests/data/fixtures, verbatim): 141 sequences → 564 pairs, 282 mid
+    ("small", median |Δt| 2.8 s) and 282 long ("large", 5.6 s), as the issue and GeoGPT state."""
+    import statistics
+
+    src = Path(__file__).parent / "fixtures" / "geogpt_realestate_custom_frames.txt"
+    out = tmp_path / "geogpt.json"
+    assert _make_index("--from-geogpt", str(src), "--out", str(out)) == 0
+    idx = load_eval_index(out, allow_timestamps=True)
+    assert idx["num_entries"] == 564 and idx["num_scenes"] == 141 and idx["counts"] == {"mid": 282, "long": 282}
+    gap = {r: statistics.median(abs(e["tgt_timestamp"] - e["src_timestamp"]) / 1e6 for e in idx["entries"]
+                                if e["range"] == r) for r in ("mid", "long")}
+    assert gap["mid"] == pytest.approx(2.77, abs=0.01) and gap["long"] == pytest.approx(5.64, abs=0.01)
+    assert idx["protocol"]["sha256"] == __import__("hashlib").sha256(src.read_bytes()).hexdigest()
+    first = idx["entries"][0]  # f04880903462e8f0,106806000.png,109609000.png,112646000.png: label 0 is a -> b
+    assert (first["scene"], first["src_timestamp"], first["tgt_timestamp"]) == ("f04880903462e8f0", 106806000, 109609000)
