@@ -5,6 +5,8 @@
     python scripts/train.py experiment=paper_re10k output_dir=runs/paper
     accelerate launch --config_file configs/accelerate/ddp.yaml scripts/train.py experiment=paper_re10k
     python scripts/train.py ... resume=latest                # continue a run exactly
+    python scripts/train.py -m experiment=ablation_embed_warped_coords,ablation_embed_plucker
+                                                             # a sweep: runs/multirun/<time>/<job number>/
 
 Overrides use Hydra syntax (`trainer.max_steps=100`, `model.condition_kind=depth`, ...). The
 config schema is checked before anything is built: a misspelt key fails naming it, and a bad
@@ -16,6 +18,7 @@ trained model is then evaluated on the frozen synthetic index against the warp-o
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,8 +37,21 @@ def main(cfg: TrainConfig) -> None:
     from genwarp.training.run_folder import RunFolderError
     from genwarp.training.validate import ConfigError
 
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if multirun:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            print("error: a Hydra sweep (-m) runs its jobs one after another in one process; launch each job "
+                  "with its own `accelerate launch` instead", file=sys.stderr)
+            sys.exit(2)
+        if not any(o.split("=", 1)[0].lstrip("+~") == "output_dir" for o in overrides):
+            cfg.output_dir = hydra_cfg.runtime.output_dir  # each job its own folder: <sweep dir>/<job number>
     try:
-        result = train(cfg)
+        result = train(cfg, overrides=overrides)
     except (ConfigError, RunFolderError, CheckpointError) as err:  # bad input: one line, exit 2
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -53,6 +69,11 @@ def main(cfg: TrainConfig) -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    if multirun:  # the next job of the sweep builds its own Accelerator (other precision, other settings)
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
 
 
 if __name__ == "__main__":

@@ -147,8 +147,9 @@ def _full_model(accelerator: Accelerator, model, components: Components):
 # ---------------------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train as ``cfg`` says; returns where everything was written."""
+def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
+    """Train as ``cfg`` says; returns where everything was written. ``overrides`` (the command
+    line's, from Hydra) are recorded in ``<output_dir>/overrides.yaml``."""
     validate_train_config(cfg)  # every bad value named before anything is built
     out = Path(cfg.output_dir)
     accelerator = make_accelerator(cfg)
@@ -173,6 +174,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if accelerator.is_main_process:
         (out / "config.yaml").write_text(config_yaml)  # what this run actually uses
+        if overrides is not None:  # Hydra's overrides.yaml format: this launch's command line
+            (out / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
     accelerator.wait_for_everyone()
 
     t = cfg.trainer

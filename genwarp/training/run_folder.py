@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 LOCK_FILE = ".train.lock"
 # What a training writes into its folder; overwrite=true removes exactly these.
-RUN_ARTEFACTS = ("checkpoints", "model", "val", "logs", "config.yaml", "final_metrics.json", "results.json",
+RUN_ARTEFACTS = ("checkpoints", "model", "val", "logs", "config.yaml", "overrides.yaml", "final_metrics.json", "results.json",
                  "results.md", "results_grid.png", "diagnostics.json", "diagnostics.md", "eval", "wandb")
 # Keys that may differ between a checkpoint's config and the resumed run's (prefixes end in ".").
 RESUME_MAY_CHANGE = ("resume", "overwrite", "output_dir", "name", "logger.", "debug.", "evaluate_after",

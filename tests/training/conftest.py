@@ -14,9 +14,12 @@ TINY = ["trainer.batch_size=2", "logger=none", "logger.progress_bar=false", "dat
         "evaluate_after=false"]
 
 
-def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = True, timeout: int = 300):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    cmd = (launcher or [sys.executable]) + [str(REPO / "scripts" / "train.py"), *TINY, *overrides]
+def run_train(*overrides: str, launcher: list[str] | None = None, check: bool = True, timeout: int = 300,
+              script: str | Path | None = None, env: dict[str, str] | None = None):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", **(env or {}))
+    flags = [o for o in overrides if o.startswith("-")]  # Hydra's flags (-m) go before the overrides
+    rest = [o for o in overrides if not o.startswith("-")]
+    cmd = (launcher or [sys.executable]) + [str(script or REPO / "scripts" / "train.py"), *flags, *TINY, *rest]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
