@@ -388,7 +388,9 @@ def _git_commit() -> str:
 def command_line(argv: list[str]) -> str:
     """The command as typed, with the thread variables it ran under (they change CPU timings)."""
     env = [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ]
-    return " ".join([*env, "python scripts/benchmark.py", *argv])
+    import shlex
+
+    return " ".join([*env, "python scripts/benchmark.py", shlex.join(argv)]).rstrip()
 
 
 def provenance() -> dict:
@@ -404,11 +406,12 @@ def provenance() -> dict:
 def markdown(rows: list[dict], meta: dict) -> str:
     """The same tables as markdown, headed by the machine, the commit and the command line."""
     lines = [f"Device: {meta['device']} ({meta['device_type']}), torch {meta['torch']}, {meta['cpu_threads']} CPU "
-             f"threads of {meta.get('cpus')}, {meta.get('hostname_cpu', '')}, {meta['date']}"
-             f" ({meta.get('date_utc', '')}).", "",
+             f"threads of {meta.get('cpus')}, {meta.get('hostname_cpu', '')}, started {meta.get('date_utc', meta['date'])}.",
+             "",
              f"Command: `{meta['command']}`", "", f"Commit: `{meta.get('git_commit', 'unknown')}`; "
              f"load average (1/5/15 min) at start {meta.get('load_average_start')}, "
-             f"at end {meta.get('load_average_end')}.", ""]
+             f"at end {meta.get('load_average_end')}"
+             + (f"; wall time {meta['wall_s']} s." if meta.get("wall_s") is not None else "."), ""]
     if meta.get("note"):
         lines += [f"Note: {meta['note']}", ""]
     for kind, keys, cells in _tables(rows):
@@ -503,6 +506,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    started, where = time.perf_counter(), provenance()  # commit, date and load as the run starts
 
     import torch
 
@@ -523,18 +527,19 @@ def main(argv=None) -> None:
     compare_data_with_training(rows)
     print_table(rows)
     meta = {
-        **provenance(),
+        **where,
         "device": torch.cuda.get_device_name(device) if _is_cuda(device) else (platform.processor() or "cpu"),
         "device_type": device.type,
         "cpu_threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),  # local time at the end (date_utc: the start)
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "anchors": "release_anchor_s / target_s are issue 7's H100 figures (constants), shown only at its settings",
         "command": command_line(sys.argv[1:] if argv is None else argv),
         "load_average_end": _load_average(),
+        "wall_s": round(time.perf_counter() - started, 1),
     }
     if args.note:
         meta["note"] = args.note
