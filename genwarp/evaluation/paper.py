@@ -9,7 +9,8 @@ command-line wrappers around these functions.
   Table 2 (the embedding ablation: one row per ``condition_kind``).
 * :func:`table3_attention_flow` — attention flow vs depth flow across training checkpoints.
 * :func:`table4_attention_mass` — attention on source vs target tokens, visible vs invisible.
-* :func:`fig8_distortion_vs_difficulty`, :func:`fig13_lpips_vs_invisible` — per-pair plots.
+* :func:`fig8_distortion_vs_difficulty`, :func:`fig13_lpips_vs_invisible` (:func:`fig13_error_vs_invisible`
+  for another metric) — per-pair plots.
 * :func:`fig4_attention_maps` — attention maps of chosen query pixels.
 """
 
@@ -27,6 +28,7 @@ from genwarp.evaluation.analysis import analyze_attention, binned_curve
 from genwarp.evaluation.evaluator import markdown_table
 
 __all__ = [
+    "fig13_error_vs_invisible",
     "fig13_lpips_vs_invisible",
     "fig4_attention_maps",
     "fig8_distortion_vs_difficulty",
@@ -182,6 +184,15 @@ def fig13_lpips_vs_invisible(runs, out_dir, bins: int = 5):
     """Fig. 13: LPIPS(generated, target) against the share of invisible target pixels."""
     return _scatter_runs(runs, out_dir, "fig13", "invisible_ratio", "lpips",
                          "invisible-region ratio", "{lpips}(generated, target)", bins)
+
+
+def fig13_error_vs_invisible(runs, out_dir, metric: str = "lpips", bins: int = 5):
+    """Fig. 13 with any per-pair metric on the y axis (``lpips`` as the paper, or ``psnr`` / ``ssim``
+    where the LPIPS weights are absent): the metric against the share of invisible target pixels."""
+    if metric == "lpips":
+        return fig13_lpips_vs_invisible(runs, out_dir, bins)
+    return _scatter_runs(runs, out_dir, "fig13", "invisible_ratio", metric,
+                         "invisible-region ratio", f"{metric}(generated, target)", bins)
 
 
 def table3_attention_flow(
