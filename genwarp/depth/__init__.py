@@ -6,6 +6,9 @@ alignment. Never imports the model.
 * :class:`MDECorruptor` / :class:`CorruptedDepth` — MDE-like errors on exact depth, one strength
   knob.
 * :func:`photometric_scale_search`, :func:`aggregate_scales`, :func:`least_squares_scale`.
+* :func:`resolve_depth_spec` — an evaluation's ``depth`` config group → the depth it warps with
+  (``auto`` per dataset, every key used or refused); :func:`require_depth_model` — is a depth
+  model loadable, checked without loading it.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from torch import Tensor
 from genwarp.depth.align import ScaleFit, aggregate_scales, least_squares_scale, photometric_scale_search
 from genwarp.depth.base import DepthEstimator, GroundTruthDepth
 from genwarp.depth.corrupt import MDECorruptor, gaussian_blur
-from genwarp.depth.hf import HF_DEPTH_PRESETS, DepthModelNotFoundError, HFDepthEstimator
+from genwarp.depth.hf import HF_DEPTH_PRESETS, DepthModelNotFoundError, HFDepthEstimator, require_depth_model
+from genwarp.depth.sources import AUTO_DEPTH, DepthSpec, resolve_depth_spec
 
 __all__ = [
+    "AUTO_DEPTH",
     "HF_DEPTH_PRESETS",
     "CorruptedDepth",
     "DepthEstimator",
     "DepthModelNotFoundError",
+    "DepthSpec",
     "GroundTruthDepth",
     "HFDepthEstimator",
     "MDECorruptor",
@@ -35,6 +41,8 @@ __all__ = [
     "gaussian_blur",
     "least_squares_scale",
     "photometric_scale_search",
+    "require_depth_model",
+    "resolve_depth_spec",
 ]
 
 
@@ -61,9 +69,11 @@ class CorruptedDepth(DepthEstimator):
 
 def build_depth_estimator(spec: str, **kwargs: Any) -> DepthEstimator:
     """By name: ``"gt"``, ``"gt+corrupted:<strength>"``, a preset of :data:`HF_DEPTH_PRESETS`, a
-    hub id or a local model folder (keyword arguments go to :class:`HFDepthEstimator`)."""
+    hub id or a local model folder (keyword arguments go to :class:`HFDepthEstimator`; ``seed``
+    seeds the corruptor only — an HF model is deterministic)."""
+    seed = int(kwargs.pop("seed", 0))
     if spec == "gt":
         return GroundTruthDepth()
     if spec.startswith("gt+corrupted:"):
-        return CorruptedDepth(float(spec.split(":", 1)[1]), seed=int(kwargs.get("seed", 0)))
+        return CorruptedDepth(float(spec.split(":", 1)[1]), seed=seed)
     return HFDepthEstimator(spec, **kwargs)

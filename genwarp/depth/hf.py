@@ -42,7 +42,7 @@ from torch import Tensor
 
 from genwarp.depth.base import DepthEstimator
 
-__all__ = ["HF_DEPTH_PRESETS", "DepthModelNotFoundError", "HFDepthEstimator", "zoedepth_padding"]
+__all__ = ["HF_DEPTH_PRESETS", "DepthModelNotFoundError", "HFDepthEstimator", "require_depth_model", "zoedepth_padding"]
 
 HF_DEPTH_PRESETS: dict[str, str] = {
     "zoedepth-nyu": "Intel/zoedepth-nyu",
@@ -70,6 +70,39 @@ def _offline_help(model_id: str) -> str:
         f"or download to a folder (hf download {model_id} --local-dir DIR) and pass DIR as the model. "
         f"Set HF_HUB_OFFLINE=1 to stop network attempts."
     )
+
+
+def require_depth_model(model: str | Path, *, cache_dir: str | Path | None = None,
+                        local_files_only: bool | None = None) -> str:
+    """Check that depth model ``model`` (preset, hub id or folder) can be loaded, *without loading
+    it*: a folder must hold ``config.json``; a hub id must be in the Hugging Face cache or, when
+    online, its ``config.json`` downloadable. Returns where it was found; raises
+    :class:`DepthModelNotFoundError` naming the model and how to get it onto an offline machine
+    (so an evaluation fails before any other model is loaded)."""
+    model_str = str(model)
+    model_id = HF_DEPTH_PRESETS.get(model_str, model_str)
+    if Path(model_id).is_dir():
+        if not (Path(model_id) / "config.json").is_file():
+            raise DepthModelNotFoundError(f"depth model folder {model_id} has no config.json (expected a transformers "
+                                          "depth model saved with save_pretrained)")
+        return str(Path(model_id))
+    if Path(model_id).suffix or model_id.startswith((".", "/")) or model_id.count("/") != 1:
+        raise DepthModelNotFoundError(f"depth model {model_str!r} is neither a folder nor a hub id 'owner/name' "
+                                      f"nor a preset ({', '.join(sorted(HF_DEPTH_PRESETS))})")
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model_id, "config.json", cache_dir=str(cache_dir) if cache_dir else None)
+    if isinstance(cached, str):
+        return cached
+    if local_files_only is None:
+        local_files_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    why = "not in the Hugging Face cache" + (" and HF_HUB_OFFLINE is set" if local_files_only else "")
+    if not local_files_only:
+        try:
+            return hf_hub_download(model_id, "config.json", cache_dir=str(cache_dir) if cache_dir else None)
+        except Exception as e:  # no network, unknown repo, …
+            why += f" and not downloadable ({type(e).__name__})"
+    raise DepthModelNotFoundError(f"depth model {model_str!r} (hub id {model_id!r}) is {why}.\n" + _offline_help(model_id))
 
 
 def zoedepth_padding(height: int, width: int) -> tuple[int, int]:

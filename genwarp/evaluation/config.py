@@ -38,7 +38,7 @@ class InpaintConfig:
     composite: bool = True
 
 
-DEPTH_SOURCES = ("gt", "corrupted_gt", "cache", "estimator", "none")
+DEPTH_SOURCES = ("auto", "gt", "corrupted_gt", "cache", "estimator", "none")
 
 
 @dataclass
@@ -47,12 +47,14 @@ class EvaluateConfig:
     ``configs/depth/*.yaml`` (also used by training); evaluation reads ``data.name``, ``data.root``,
     ``data.layout``, ``data.frames_root``, ``data.resolution``, ``data.val_split``,
     ``data.val_index`` and ``depth.source``, ``depth.corruption``, ``depth.cache_root``,
-    ``depth.estimator``. Evaluation always centre-crops real datasets to ``data.resolution``².
+    ``depth.estimator``, ``depth.scale_alignment`` (:mod:`genwarp.depth.sources`: ``auto`` is the
+    default, per dataset; a depth key that would be ignored is refused). Evaluation always
+    centre-crops real datasets to ``data.resolution``².
     """
 
     method: str = "genwarp"  # genwarp | warp_only | warp_inpaint | oracle | none (references only)
     data: dict[str, Any] = field(default_factory=lambda: {"name": "synthetic"})
-    depth: dict[str, Any] = field(default_factory=lambda: {"source": "gt"})
+    depth: dict[str, Any] = field(default_factory=lambda: {"source": "auto"})  # genwarp.depth.sources
     name: Optional[str] = None  # row label in results and paper tables (default: method); e.g. for foreign predictions
     stage: str = "all"  # all = generate + score; prepare = references only; generate; score
     index: Optional[str] = None  # evaluation index JSON; default data.val_index, else data/eval_index_<name>_test.json

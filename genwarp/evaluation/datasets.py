@@ -11,7 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_RESOLUTION", "build_eval_dataset", "default_index_path", "repo_root"]
+import torch
+
+__all__ = ["DEFAULT_RESOLUTION", "GTAlignedDepth", "build_eval_dataset", "default_index_path", "repo_root"]
 
 DEFAULT_RESOLUTION = {"synthetic": 64, "re10k": 512, "acid": 512, "scannet": 512}
 DATASETS = tuple(DEFAULT_RESOLUTION)
@@ -41,16 +43,46 @@ def _synthetic_config(d: dict[str, Any] | None):
     return SyntheticSceneConfig(**kw)
 
 
-def _depth_source(depth: str | None, seed: int):
+def _depth_source(depth: str | None, seed: int, alignment: str | None = None):
     if depth in (None, "", "none"):
         return "none"
     if depth == "gt":
         return "gt"
-    if Path(str(depth)).is_dir():
-        return str(depth)  # a depth cache folder
+    if Path(str(depth)).is_dir() and not (Path(str(depth)) / "config.json").is_file():
+        from genwarp.data import DepthCache
+
+        # a depth cache folder: photometric = its scenes' scale.json applied, none = the raw cached depth
+        return DepthCache(str(depth), apply_scale=alignment != "none")
     from genwarp.depth import build_depth_estimator
 
     return build_depth_estimator(str(depth), seed=seed)
+
+
+class GTAlignedDepth:
+    """``dataset`` whose source depth is rescaled per pair to the ground truth of ``reference``
+    (the same pairs with sensor depth): ``depth.scale_alignment=gt_least_squares``, the geometric
+    mean of the depth ratios (:func:`genwarp.depth.least_squares_scale`). Records the scale in
+    the sample (``src_depth_scale``)."""
+
+    def __init__(self, dataset, reference):
+        self.dataset, self.reference = dataset, reference
+
+    def get_pair(self, scene: str, src_index: int, tgt_index: int):
+        from genwarp.depth import least_squares_scale
+
+        sample = dict(self.dataset.get_pair(scene, src_index, tgt_index))
+        ref = self.reference.get_pair(scene, src_index, tgt_index)
+        valid = sample["src_depth_valid"] & ref["src_depth_valid"]
+        s = least_squares_scale(sample["src_depth"][None], ref["src_depth"][None], valid[None])[0]
+        if not bool(torch.isfinite(s)):
+            raise ValueError(f"{scene}:{src_index}->{tgt_index}: no valid sensor depth to align the estimate to "
+                             "(depth.scale_alignment=gt_least_squares)")
+        sample["src_depth"] = sample["src_depth"] * s
+        sample["src_depth_scale"] = s
+        return sample
+
+    def __getattr__(self, name: str):
+        return getattr(self.dataset, name)
 
 
 def build_eval_dataset(
@@ -65,6 +97,7 @@ def build_eval_dataset(
     depth: str | None = None,
     depth_noise: float = 0.0,
     seed: int = 0,
+    depth_alignment: str | None = None,
 ):
     """The dataset for ``index`` and the optional exact-depth mask dataset.
 
@@ -77,6 +110,9 @@ def build_eval_dataset(
             (see :func:`genwarp.depth.build_depth_estimator`); default ``gt`` where the dataset has
             it, else ``none`` (which methods that warp will reject with a clear error).
         depth_noise: synthetic only: MDE-like corruption strength of the source depth.
+        depth_alignment: ``depth.scale_alignment`` (:mod:`genwarp.depth.sources`): for a cache,
+            ``photometric`` applies its scenes' scales and ``none`` does not; for an estimator,
+            ``gt_least_squares`` rescales each source depth to the sensor depth (ScanNet).
     """
     from genwarp.data import make_shim
 
@@ -91,7 +127,7 @@ def build_eval_dataset(
         dc = index.get("dataset_config") or {}
         kw = dict(split=dc.get("split", "test"), resolution=res, config=_synthetic_config(dc.get("config")),
                   num_test_scenes=int(dc.get("num_test_scenes", 64)), seed=int(dc.get("seed", 0)), shuffle=False)
-        ds = SyntheticScenesDataset(depth=_depth_source(depth or "gt", seed), depth_noise=depth_noise, **kw)
+        ds = SyntheticScenesDataset(depth=_depth_source(depth or "gt", seed, depth_alignment), depth_noise=depth_noise, **kw)
         mask_ds = SyntheticScenesDataset(depth="gt", **kw) if (depth_noise > 0 or (depth or "gt") != "gt") else None
         return ds, mask_ds
     if root is None:
@@ -100,11 +136,16 @@ def build_eval_dataset(
     if name in ("re10k", "acid"):
         from genwarp.data import RealEstate10KDataset
 
-        ds = RealEstate10KDataset(root, split, layout, frames_root, name=name, shim=shim, depth=_depth_source(depth, seed),
+        ds = RealEstate10KDataset(root, split, layout, frames_root, name=name, shim=shim,
+                                  depth=_depth_source(depth, seed, depth_alignment),
                                   seed=seed, shuffle=False)
         return ds, None
     from genwarp.data import ScanNetDataset
 
-    ds = ScanNetDataset(root, shim=shim, depth=_depth_source(depth or "gt", seed), seed=seed, shuffle=False)
+    ds = ScanNetDataset(root, shim=shim, depth=_depth_source(depth or "gt", seed, depth_alignment), seed=seed, shuffle=False)
     mask_ds = ScanNetDataset(root, shim=shim, depth="gt", seed=seed, shuffle=False) if (depth or "gt") != "gt" else None
+    if depth_alignment == "gt_least_squares":
+        if mask_ds is None:
+            raise ValueError("depth.scale_alignment=gt_least_squares aligns estimated depth; the source depth is already gt")
+        ds = GTAlignedDepth(ds, mask_ds)
     return ds, mask_ds

@@ -10,7 +10,7 @@ import torch
 
 from genwarp.evaluation.config import EvaluateConfig, check_config
 
-__all__ = ["build_method_from_config", "dataset_kwargs", "resolve_index", "run_evaluation"]
+__all__ = ["build_method_from_config", "check_depth_available", "dataset_kwargs", "resolve_index", "run_evaluation"]
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -25,31 +25,49 @@ def _as_config(cfg: Any):
 
 
 def dataset_kwargs(data: Any, depth: Any) -> dict[str, Any]:
-    """Map the shared ``data`` / ``depth`` config groups onto :func:`build_eval_dataset` arguments."""
-    source = depth.get("source", "gt")
-    corruption = float(depth.get("corruption", 0.0) or 0.0)
+    """Map the shared ``data`` / ``depth`` config groups onto :func:`build_eval_dataset` arguments
+    (``depth`` resolved by :func:`genwarp.depth.resolve_depth_spec`: ``auto`` per dataset, a key
+    that would be ignored refused)."""
+    from genwarp.depth import resolve_depth_spec
+
+    spec = resolve_depth_spec(data.get("name"), depth)
     kw: dict[str, Any] = {"resolution": data.get("resolution"), "root": data.get("root"),
                           "split": data.get("val_split") or "test", "layout": data.get("layout") or "raw",
                           "frames_root": data.get("frames_root"),
-                          "depth_noise": 0.0}
-    if source == "gt":
-        kw["depth"] = "gt"
-    elif source == "none":
-        kw["depth"] = "none"
-    elif source == "corrupted_gt":
-        if data.get("name") == "synthetic":
-            kw["depth"], kw["depth_noise"] = "gt", corruption
-        else:
-            raise ValueError("depth.source=corrupted_gt is evaluated on data=synthetic only (the corruptor needs the "
-                             f"exact depth at load time), got data={data.get('name')}")
-    elif source == "cache":
-        kw["depth"] = depth.get("cache_root")
-        if not kw["depth"] or not Path(kw["depth"]).is_dir():
-            raise FileNotFoundError(f"depth.cache_root={kw['depth']!r} is not a folder: build it with "
-                                    "scripts/precompute_depth.py")
+                          "depth_noise": 0.0, "depth_alignment": None}
+    if spec.source in ("gt", "none"):
+        kw["depth"] = spec.source
+    elif spec.source == "corrupted_gt":
+        kw["depth"], kw["depth_noise"] = "gt", spec.corruption
+    elif spec.source == "cache":
+        kw["depth"] = spec.cache_root
+        kw["depth_alignment"] = spec.scale_alignment  # photometric: the scenes' scale.json; none: raw cached depth
     else:  # estimator
-        kw["depth"] = depth.get("estimator")
+        kw["depth"] = spec.estimator
+        kw["depth_alignment"] = spec.scale_alignment
     return kw
+
+
+def check_depth_available(data: Any, depth: Any) -> None:
+    """Before any model loads: the depth model of ``depth.source=estimator`` is loadable
+    (:func:`genwarp.depth.require_depth_model`), the cache of ``depth.source=cache`` exists — one
+    error naming the model or cache and how to get it."""
+    from genwarp.depth import DepthModelNotFoundError, require_depth_model, resolve_depth_spec
+    from genwarp.depth.hf import HF_DEPTH_PRESETS
+
+    spec = resolve_depth_spec(data.get("name"), depth)
+    if spec.source == "estimator":
+        require_depth_model(spec.estimator)
+    elif spec.source == "cache" and not Path(str(spec.cache_root)).is_dir():
+        model = spec.estimator or "zoedepth-nyu"
+        hub = HF_DEPTH_PRESETS.get(model, model)
+        raise DepthModelNotFoundError(
+            f"depth cache {spec.cache_root} not found (depth.source=cache{', the default depth=auto for data=' + str(data.get('name')) if spec.auto else ''}). "
+            f"Build it with the depth model {hub}: hf download {hub} (on a machine with internet; copy the Hugging "
+            f"Face cache over), then python scripts/precompute_depth.py --dataset {data.get('name')} --root "
+            f"{data.get('root') or '<root>'} --split {data.get('val_split') or 'test'} --estimator {model} --cache "
+            f"{spec.cache_root}" + (" --align-pairs 8" if spec.scale_alignment == "photometric" else "")
+            + "; or evaluate with another depth (depth=zoedepth: on the fly, unaligned)")
 
 
 def build_method_from_config(cfg, device: torch.device, **inject: Any):
@@ -97,6 +115,14 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
 
     cfg = _as_config(cfg)
     check_config(cfg)
+    from genwarp.depth import resolve_depth_spec
+
+    depth_spec = resolve_depth_spec(cfg.data["name"], cfg.depth)  # a key that would be ignored is refused here
+    if cfg.stage in ("all", "prepare", "generate"):
+        for note in depth_spec.notes:
+            print(f"[evaluate] {note}", file=sys.stderr)
+        check_depth_available(cfg.data, cfg.depth)  # before any model (metrics, method, depth) loads
+    cfg.depth = depth_spec.to_config()  # recorded resolved (settings.json, config.yaml)
     if accelerator is None and cfg.device == "cpu":
         from accelerate import Accelerator
         from accelerate.utils import DataLoaderConfiguration

@@ -118,7 +118,10 @@ def test_hydra_config_composes_and_rejects_typos():
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         cfg = compose("evaluate", overrides=["method=warp_only", "data=synthetic", "output_dir=x"])
         assert cfg.method == "warp_only" and list(cfg.metrics) == ["psnr", "ssim", "lpips", "fid"]
-        assert cfg.data.name == "synthetic" and cfg.depth.source == "gt"
+        assert cfg.data.name == "synthetic" and cfg.depth.source == "auto"  # exact depth on synthetic:
+        from genwarp.depth import resolve_depth_spec
+
+        assert resolve_depth_spec("synthetic", cfg.depth).source == "gt"
         cfg = compose("evaluate", overrides=["method=oracle", "data=scannet", "depth=corrupted_gt"])
         assert cfg.data.name == "scannet" and cfg.depth.corruption == 1.0 and cfg.output_dir == "outputs/eval/oracle_scannet"
         with pytest.raises(Exception):
