@@ -51,7 +51,7 @@ def main(cfg: TrainConfig) -> None:
         if not any(o.split("=", 1)[0].lstrip("+~") == "output_dir" for o in overrides):
             cfg.output_dir = hydra_cfg.runtime.output_dir  # each job its own folder: <sweep dir>/<job number>
     try:
-        result = train(cfg, overrides=overrides)
+        result = train(cfg, overrides=overrides, finish_trackers=not cfg.evaluate_after)
     except (ConfigError, RunFolderError, CheckpointError) as err:  # bad input: one line, exit 2
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -65,6 +65,17 @@ def main(cfg: TrainConfig) -> None:
         from genwarp.training.main_job import evaluate_trained
 
         evaluate_trained(cfg, result, limit=cfg.evaluate_limit)
+        if result.trackers:  # main process: the evaluation table to the trackers, then they close
+            import json
+
+            from genwarp.training.logging import log_evaluation
+
+            out = Path(result.output_dir)
+            if (out / "results.json").is_file():
+                log_evaluation(result.trackers, json.loads((out / "results.json").read_text()),
+                               (out / "results.md").read_text(), result.step)
+            for tracker in result.trackers:
+                tracker.finish()
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

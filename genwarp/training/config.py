@@ -150,6 +150,9 @@ class LoggerConfig:
     backends: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard, wandb
     project: str = "genwarp"
     wandb_mode: str = "offline"  # offline | online | disabled
+    wandb_name: str | None = None  # None: the experiment name + the overrides that change the recipe
+    wandb_group: str | None = None  # None: the experiment name
+    wandb_tags: list[str] = field(default_factory=list)  # added to the experiment name and those overrides
     progress_bar: bool = True
 
 

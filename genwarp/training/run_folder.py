@@ -26,7 +26,8 @@ from omegaconf import OmegaConf
 LOCK_FILE = ".train.lock"
 # What a training writes into its folder; overwrite=true removes exactly these.
 RUN_ARTEFACTS = ("checkpoints", "model", "val", "logs", "config.yaml", "overrides.yaml", "final_metrics.json", "results.json",
-                 "results.md", "results_grid.png", "diagnostics.json", "diagnostics.md", "eval", "wandb")
+                 "results.md", "results_grid.png", "diagnostics.json", "diagnostics.md", "eval", "wandb",
+                 "wandb_run_id")
 # Keys that may differ between a checkpoint's config and the resumed run's (prefixes end in ".").
 RESUME_MAY_CHANGE = ("resume", "overwrite", "output_dir", "name", "logger.", "debug.", "evaluate_after",
                      "evaluate_limit", "trainer.max_steps", "trainer.checkpoint_every", "trainer.keep_last",
