@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from genwarp.training.data import ResumableBatchSampler, TrainPairs
 from genwarp.training.datasets import build_dataset
 from genwarp.training.launch import (check_engine_accumulation, check_gradient_accumulation, fill_deepspeed_config,
                                      resolve_mixed_precision)
-from genwarp.training.logging import flatten_config, log_images, tracker_setup
+from genwarp.training.logging import flatten_config, log_images, log_scalars_text, tracker_setup, wandb_init_kwargs
 from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
 from genwarp.training.validate import check_resolution_fits, validate_train_config
 from genwarp.training.validation import load_validation_pairs, run_validation
@@ -53,6 +53,7 @@ class TrainResult:
     step: int
     last_checkpoint: Path | None
     metrics: dict[str, float]
+    trackers: list = field(default_factory=list)  # still open when train(..., finish_trackers=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +113,15 @@ def make_ema(cfg: TrainConfig, model) -> Any:
     return EMAModel(model.trainable_parameters(), decay=cfg.trainer.ema_decay)
 
 
+def ema_supported(accelerator: Accelerator) -> bool:
+    """EMA runs on the full parameters every process holds: not under FSDP or ZeRO-3 (sharded)."""
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return False
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        return int(accelerator.state.deepspeed_plugin.zero_stage) < 3
+    return True
+
+
 def make_loader(cfg: TrainConfig, accelerator: Accelerator, start_microbatch: int) -> tuple[DataLoader, TrainPairs]:
     dataset = build_dataset(cfg.data, cfg.depth, split=cfg.data.train_split, seed=cfg.trainer.seed, train=True)
     widen = cfg.trainer.max_steps * cfg.trainer.batch_size * cfg.trainer.gradient_accumulation_steps * accelerator.num_processes
@@ -147,9 +157,11 @@ def _full_model(accelerator: Accelerator, model, components: Components):
 # ---------------------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
+def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers: bool = True) -> TrainResult:
     """Train as ``cfg`` says; returns where everything was written. ``overrides`` (the command
-    line's, from Hydra) are recorded in ``<output_dir>/overrides.yaml``."""
+    line's, from Hydra) are recorded in ``<output_dir>/overrides.yaml`` and name the wandb run.
+    ``finish_trackers=False`` leaves the trackers open in ``result.trackers`` (the main job logs its
+    evaluation to them, then finishes them)."""
     validate_train_config(cfg)  # every bad value named before anything is built
     out = Path(cfg.output_dir)
     accelerator = make_accelerator(cfg)
@@ -192,8 +204,9 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
             torch.nn.Module.to(frozen, device=device, dtype=frozen_dtype)
 
     ema = make_ema(cfg, model)
-    if ema is not None and accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
-        raise ValueError("trainer.ema is supported with single-process and DDP training, not FSDP/DeepSpeed")
+    if ema is not None and not ema_supported(accelerator):
+        raise ValueError("trainer.ema needs every process to hold the full weights: single-process, DDP or DeepSpeed "
+                         "ZeRO-1/2 training, not FSDP or ZeRO-3 (their parameters are sharded)")
     optimizer = make_optimizer(cfg, model.trainable_parameters(), device)
     lr_scheduler = make_lr_scheduler(cfg, optimizer, accelerator.num_processes)
     fill_deepspeed_config(accelerator, t)
@@ -225,7 +238,11 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
             val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
             val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
 
-    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)))
+    init_kwargs = {}
+    if "wandb" in cfg.logger.backends and accelerator.is_main_process:
+        init_kwargs["wandb"] = wandb_init_kwargs(cfg, overrides, out)
+    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)),
+                              init_kwargs=init_kwargs)
 
     bar = tqdm(total=t.max_steps, initial=step, disable=not (accelerator.is_main_process and cfg.logger.progress_bar),
                desc="train", dynamic_ncols=True)
@@ -294,6 +311,8 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
             if device.type == "cuda":
                 metrics["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
             accelerator.log(metrics, step=step)
+            if accelerator.is_main_process:
+                log_scalars_text(metrics, step)
             bar.set_postfix(loss=f"{metrics['train/loss']:.4f}", sps=f"{metrics['perf/samples_per_s']:.1f}")
             window = {"loss": 0.0, "n": 0, "data_wait": 0.0, "t0": time.perf_counter(), "samples": 0}
 
@@ -319,12 +338,13 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None) -> TrainResult:
         (out / "final_metrics.json").write_text(json.dumps({"step": step, **metrics}, indent=2))
     # Finish the trackers but keep the process group: the main job evaluates next, on every rank.
     # (Accelerator.end_training would also destroy it; scripts/train.py does that at the very end.)
-    for tracker in accelerator.trackers:
-        tracker.finish()
+    if finish_trackers:
+        for tracker in accelerator.trackers:
+            tracker.finish()
     if run_lock is not None:
         run_lock.close()
     return TrainResult(output_dir=out, export_dir=export_dir, step=step, last_checkpoint=last_checkpoint,
-                       metrics=metrics)
+                       metrics=metrics, trackers=[] if finish_trackers else list(accelerator.trackers))
 
 
 def component_grad_norms(model) -> dict[str, torch.Tensor]:
@@ -400,6 +420,7 @@ def validate(cfg: TrainConfig, accelerator: Accelerator, model, components: Comp
         path.parent.mkdir(parents=True, exist_ok=True)
         grid.save(path)
         accelerator.log(result, step=step)
+        log_scalars_text(result, step)
         import numpy as np
 
         log_images(accelerator, "val/grid", np.asarray(grid), step)
