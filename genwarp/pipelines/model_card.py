@@ -17,6 +17,24 @@ from typing import Any
 CARD_FILE = "README.md"
 METRICS_FILES = ("results.json", "results.md", "final_metrics.json")
 
+# What diffusers 0.42 raises for DiffusionPipeline.from_pretrained(<export>) without custom_pipeline
+# (tests/pipelines/test_diffusers_conventions.py checks that it still does, and that the card and the
+# README quote it).
+PLAIN_LOAD_ERROR = "AttributeError: module diffusers has no attribute GenWarpPipeline"
+PLAIN_LOAD_EXPLANATION = (
+    "Plain `DiffusionPipeline.from_pretrained(\"<this folder>\")` (without `custom_pipeline`) fails with "
+    f"`{PLAIN_LOAD_ERROR}`. diffusers (0.42) resolves `model_index.json`'s `_class_name` in two ways only: "
+    "as an attribute of the `diffusers` module (`getattr(diffusers, \"GenWarpPipeline\")`, which does not "
+    "exist: GenWarp is not part of diffusers), or, when `_class_name` is a `[file, class]` pair, from a "
+    "`file.py` inside this folder, which it runs only with `trust_remote_code=True`. This export holds "
+    "no code (exports are data), so neither applies; the components themselves "
+    "(`genwarp.models.genwarp_model.GenWarpModel` and the diffusers/transformers parts) load from the "
+    "installed packages. Load it with `GenWarpPipeline.from_pretrained(\"<this folder>\")`, or through "
+    "diffusers with `custom_pipeline=genwarp.pipelines.CUSTOM_PIPELINE, trust_remote_code=True` (that "
+    "file is inside the installed genwarp package and only imports `GenWarpPipeline`; nothing is "
+    "downloaded)."
+)
+
 
 
 def _yaml_list(items: list[str]) -> str:
@@ -109,6 +127,10 @@ def model_card(pipe, save_directory: str | Path, training_data: Any = None,
         "## Usage",
         "",
         usage,
+        "### Loading with diffusers",
+        "",
+        PLAIN_LOAD_EXPLANATION,
+        "",
         "## Pipeline configuration",
         "",
         "Components: " + ", ".join(f"`{k}`: {v}" for k, v in components.items()) + ".",
@@ -140,4 +162,4 @@ def write_export_extras(pipe, save_directory: str | Path, training_data: Any = N
     (save_directory / CARD_FILE).write_text(model_card(pipe, save_directory, training_data, metrics_file))
 
 
-__all__ = ["CARD_FILE", "model_card", "write_export_extras"]
+__all__ = ["CARD_FILE", "PLAIN_LOAD_ERROR", "PLAIN_LOAD_EXPLANATION", "model_card", "write_export_extras"]

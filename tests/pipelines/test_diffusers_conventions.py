@@ -5,6 +5,7 @@ eta, memory switches that work or refuse loudly, processor swaps refused, model 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -251,6 +252,24 @@ def test_diffusion_pipeline_from_pretrained_loads_an_export_offline(tmp_path, pi
     q.set_progress_bar_config(disable=True)
     torch.testing.assert_close(_run(q).images, _run(pipe).images, atol=1e-5, rtol=0)
     assert type(GenWarpPipeline.from_pretrained(tmp_path)) is GenWarpPipeline
+
+
+def test_plain_diffusion_pipeline_load_fails_as_the_card_and_readme_explain(tmp_path, pipe, monkeypatch):
+    """Without custom_pipeline diffusers 0.42 looks GenWarpPipeline up in its own namespace (or in a .py
+    file of the export, which holds none): the error a user gets is the one the card and README quote.
+    When a diffusers release makes the plain call work, this fails: update the card and the README."""
+    from genwarp.pipelines.model_card import PLAIN_LOAD_ERROR, PLAIN_LOAD_EXPLANATION
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipe.save_pretrained(tmp_path)
+    for kwargs in ({}, {"trust_remote_code": True}):
+        with pytest.raises(Exception) as info:
+            DiffusionPipeline.from_pretrained(tmp_path, **kwargs)
+        assert f"{info.type.__name__}: {info.value}" == PLAIN_LOAD_ERROR
+    card = (tmp_path / "README.md").read_text()
+    assert PLAIN_LOAD_EXPLANATION in card and "### Loading with diffusers" in card
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert PLAIN_LOAD_ERROR in readme, "the README quotes the error of a plain DiffusionPipeline load"
 
 
 def test_push_to_hub_is_refused_before_anything_is_written(tmp_path, pipe):
