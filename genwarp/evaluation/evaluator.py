@@ -322,6 +322,9 @@ def score(
         rows_out.append(row)
     fid_name = suite.fid.name if suite.fid is not None else "fid"
     summary = summarize(rows_out, columns, fid, fid_name)
+    if suite.fid is not None:  # what each FID is computed from (count, resolution, resize mode)
+        for rng, entry in summary.items():
+            entry.update(suite.fid.info(rng, num_images=entry["n"]))  # n: pairs over all processes
     if acc.is_main_process:
         layout.results.mkdir(parents=True, exist_ok=True)
         _write_results(layout.results, rows_out, columns, summary, suite, meta or {}, fid_name)

@@ -7,6 +7,13 @@ torch-fidelity / pytorch-fid, so numbers match those tools. Images are fed as ui
 truncated). One extractor is shared by the accumulators of every group (``mid``, ``long`` …).
 
 Tests inject a tiny random feature network through the same class.
+
+What a FID value is computed from is recorded with it (:meth:`FIDMetric.info`, written into
+``summary.json`` as ``fid_images`` / ``fid_resolution`` / ``fid_resize`` per range): the number of
+generated images, their resolution and how the extractor resizes them. With fewer than
+:data:`FID_MIN_IMAGES` (2 048, the Inception feature dimension) images the feature covariance is
+rank-deficient and FID is biased upwards: such a value is reported with a warning, and is not
+comparable to published FIDs computed from more images.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ from torch import Tensor, nn
 
 from genwarp.evaluation.weights import resolve_weights
 
-__all__ = ["FIDMetric", "build_inception", "to_uint8"]
+__all__ = ["FID_MIN_IMAGES", "FID_RESIZE", "FIDMetric", "build_inception", "to_uint8"]
+
+FID_MIN_IMAGES = 2048
+FID_RESIZE = "bilinear to 299x299, antialias=False (torch-fidelity / TF-1.x Inception, inception-v3-compat)"
 
 
 def to_uint8(images: Float[Tensor, "b 3 h w"]) -> Tensor:
@@ -58,7 +68,9 @@ class FIDMetric:
         self.extractor.eval()
         self.device = torch.device(device)
         self.name = name
+        self.resize = FID_RESIZE if extractor is None else f"injected extractor {type(extractor).__name__} (its own resizing)"
         self._groups: dict = {}
+        self._sizes: dict[str, set[tuple[int, int]]] = {}
 
     def _metric(self, group: str):
         if group not in self._groups:
@@ -73,20 +85,42 @@ class FIDMetric:
         if real.shape != fake.shape or real.ndim != 4 or real.shape[1] != 3:
             raise ValueError(f"FID: real {tuple(real.shape)} and fake {tuple(fake.shape)} must both be (B, 3, H, W)")
         metric = self._metric(group)
+        self._sizes.setdefault(group, set()).add((int(fake.shape[-2]), int(fake.shape[-1])))
         metric.update(to_uint8(real).to(self.device), real=True)
         metric.update(to_uint8(fake).to(self.device), real=False)
 
     def groups(self) -> list[str]:
         return list(self._groups)
 
-    def compute(self, group: str = "all") -> float:
-        """FID of ``group`` (NaN, with a warning, when it holds fewer than 2 pairs)."""
+    def num_images(self, group: str = "all") -> int:
         metric = self._groups.get(group)
-        n = 0 if metric is None else int(metric.fake_features_num_samples)
+        return 0 if metric is None else int(metric.fake_features_num_samples)
+
+    def info(self, group: str = "all", num_images: int | None = None) -> dict[str, object]:
+        """What the FID of ``group`` is computed from: ``fid_images`` (generated images, as many
+        targets; ``num_images`` when the caller knows the count over all processes),
+        ``fid_resolution`` (``"HxW"`` of the images fed, ``"mixed: …"`` if several) and
+        ``fid_resize`` (the extractor's resizing)."""
+        sizes = sorted(self._sizes.get(group, set()))
+        res = "none" if not sizes else (f"{sizes[0][0]}x{sizes[0][1]}" if len(sizes) == 1
+                                        else "mixed: " + ", ".join(f"{h}x{w}" for h, w in sizes))
+        n = self.num_images(group) if num_images is None else int(num_images)
+        return {"fid_images": n, "fid_resolution": res, "fid_resize": self.resize}
+
+    def compute(self, group: str = "all") -> float:
+        """FID of ``group`` (NaN, with a warning, when it holds fewer than 2 pairs; a warning when
+        fewer than :data:`FID_MIN_IMAGES`)."""
+        metric = self._groups.get(group)
+        n = self.num_images(group)
         if n < 2:
             warnings.warn(f"FID of group {group!r} needs at least 2 pairs, has {n}: reported as NaN", stacklevel=2)
             return math.nan
+        if n < FID_MIN_IMAGES:
+            warnings.warn(f"FID of group {group!r} from {n} images, fewer than {FID_MIN_IMAGES} (the Inception feature "
+                          "dimension): the covariance is rank-deficient and FID is biased upwards; not comparable to "
+                          f"FIDs from >= {FID_MIN_IMAGES} images", stacklevel=2)
         return float(metric.compute())
 
     def reset(self) -> None:
         self._groups.clear()
+        self._sizes.clear()
