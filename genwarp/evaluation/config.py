@@ -21,6 +21,10 @@ class SamplerConfig:
     width: Optional[int] = None
     near: float = 0.01
     far: float = 100.0
+    # per_pair: each pair's noise from its own generator seeded by (seed, pair id), independent of
+    # batching; release: every pair starts from the release demo's noise for torch.manual_seed(seed)
+    # (the second of two global draws, genwarp.evaluation.methods.release_initial_noise)
+    seed_mode: str = "per_pair"
 
 
 @dataclass
@@ -112,6 +116,8 @@ def check_config(cfg: Any) -> None:
     if cfg.lpips_backbone not in ("pretrained", "random"):
         raise ValueError(f"lpips_backbone={cfg.lpips_backbone!r} must be 'pretrained' or 'random'")
     check_metric_names(cfg.metrics)
+    if cfg.sampler.seed_mode not in ("per_pair", "release"):
+        raise ValueError(f"sampler.seed_mode={cfg.sampler.seed_mode!r} is not one of ['per_pair', 'release']")
     if cfg.method == "none" and cfg.stage in ("all", "generate"):
         raise ValueError("method=none writes references only: use stage=prepare (or stage=score on a predictions folder)")
     if cfg.method == "genwarp" and cfg.stage in ("all", "generate") and bool(cfg.checkpoint) == bool(cfg.release_root):

@@ -353,6 +353,21 @@ class WarpInpaintMethod(Method):
 
 
 # -------------------------------------------------------------------------------------- genwarp
+SEED_MODES = ("per_pair", "release")
+
+
+def release_initial_noise(seed: int, shape: tuple[int, ...], device: str | torch.device = "cpu") -> Tensor:
+    """The initial latents the release draws after ``torch.manual_seed(seed)``: it draws
+    ``dummy = randn(shape)`` and then ``noise = randn_like(dummy)`` from the global generator
+    (float32) and starts from ``add_noise(dummy, noise, 999) = noise`` (ᾱ_999 = 0), i.e. the *second*
+    draw (``../shared/reference/release-spec.md`` §12). Drawn from a fresh generator of ``device``
+    seeded with ``seed``, which gives the global generator's numbers on that device (CUDA draws
+    differ from CPU ones: pass the device the release ran on, ``cuda:0`` by default there)."""
+    g = torch.Generator(device=device).manual_seed(int(seed))
+    torch.randn(shape, generator=g, device=device, dtype=torch.float32)  # the discarded first draw
+    return torch.randn(shape, generator=g, device=device, dtype=torch.float32)
+
+
 class GenWarpMethod(Method):
     """GenWarp sampling through :class:`~genwarp.pipelines.GenWarpPipeline`.
 
@@ -382,7 +397,12 @@ class GenWarpMethod(Method):
         guidance_scale: float = 3.5,
         near: float = 0.01,
         far: float = 100.0,
+        seed_mode: str = "per_pair",
+        seed: int = 0,
     ):
+        if seed_mode not in SEED_MODES:
+            raise ValueError(f"sampler.seed_mode={seed_mode!r} is not one of {list(SEED_MODES)}")
+        self.seed_mode, self.seed = seed_mode, int(seed)
         self.device = torch.device(device)
         self.source = {"checkpoint": str(checkpoint) if checkpoint else None,
                        "release_root": str(release_root) if release_root else None,
@@ -420,7 +440,10 @@ class GenWarpMethod(Method):
         shape = (1, pipe.model.latent_channels, h // factor, w // factor)
         from diffusers.utils.torch_utils import randn_tensor
 
-        latents = torch.cat([randn_tensor(shape, generator=g, dtype=torch.float32) for g in generators])
+        if self.seed_mode == "release":  # every pair: the release demo's noise for torch.manual_seed(seed)
+            latents = torch.cat([release_initial_noise(self.seed, shape, self.device) for _ in generators])
+        else:
+            latents = torch.cat([randn_tensor(shape, generator=g, dtype=torch.float32) for g in generators])
         out = pipe(image, depth, src_k, tgt_k, src_to_tgt, height=h, width=w,
                    num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                    latents=latents, near=self.near, far=self.far,
@@ -436,6 +459,7 @@ class GenWarpMethod(Method):
         cfg = dict(self.pipeline.model.config)
         return {"method": self.name, **self.source, "steps": self.num_inference_steps,
                 "guidance_scale": self.guidance_scale, "height": self.height, "width": self.width,
+                "seed_mode": self.seed_mode, **({"seed": self.seed} if self.seed_mode == "release" else {}),
                 "condition_kind": cfg.get("condition_kind"), "warp_importance": cfg.get("warp_importance")}
 
 

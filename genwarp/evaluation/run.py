@@ -80,7 +80,8 @@ def build_method_from_config(cfg, device: torch.device, **inject: Any):
         s = cfg.sampler
         kw = dict(checkpoint=cfg.checkpoint, release_root=cfg.release_root, release_variant=cfg.release_variant,
                   device=device, torch_dtype=dtype, height=s.height, width=s.width,
-                  num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, near=s.near, far=s.far)
+                  num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, near=s.near, far=s.far,
+                  seed_mode=s.seed_mode, seed=cfg.seed)
     elif cfg.method == "warp_inpaint":
         p = cfg.inpaint
         kw = dict(model=p.model, device=device, torch_dtype=dtype, prompt=p.prompt, negative_prompt=p.negative_prompt,
