@@ -26,3 +26,10 @@ def test_a_single_run_records_its_command_line_overrides(train_cli, tmp_path):
     train_cli("trainer.max_steps=1", "trainer.checkpoint_every=1", "trainer.validate_every=0", f"output_dir={tmp_path}")
     recorded = list(OmegaConf.load(tmp_path / "overrides.yaml"))
     assert "trainer.max_steps=1" in recorded and f"output_dir={tmp_path}" in recorded
+
+
+def test_a_sweep_under_accelerate_launch_is_refused(train_cli, tmp_path):
+    proc = train_cli("-m", "trainer.learning_rate=0.001,0.0001", "trainer.max_steps=1", f"hydra.sweep.dir={tmp_path}",
+                     env={"WORLD_SIZE": "2"}, check=False)
+    assert proc.returncode == 2 and "error: a Hydra sweep (-m) runs its jobs one after another" in proc.stderr
+    assert not list(tmp_path.rglob("config.yaml"))
