@@ -31,15 +31,20 @@ class SamplerConfig:
 class InpaintConfig:
     """The warping-and-inpainting baseline (method=warp_inpaint)."""
 
-    model: Optional[str] = None  # folder (or cached hub id) of a StableDiffusionInpaintPipeline
-    prompt: str = ""
+    # The paper's reading ("following LucidDreamer, inverse warping and occlusion mask filtering",
+    # SD-Inpainting): the SD 1.5 inpainting model, LucidDreamer's hole mask, no prompt, composited.
+    model: Optional[str] = "stable-diffusion-v1-5/stable-diffusion-inpainting"  # folder, hub id (cached), opencv:telea
+    prompt: str = ""  # the paper gives none for its baseline
     negative_prompt: Optional[str] = None
     num_inference_steps: int = 50
     guidance_scale: float = 7.5
     inpaint_size: Optional[int] = 512
-    mask_dilation: int = 2
+    hole_filter: str = "luciddreamer"  # luciddreamer: max filter then min filter of the warped pixels | dilate
+    hole_max_filter: Optional[int] = None  # luciddreamer only (default 9)
+    hole_min_filter: Optional[int] = None  # luciddreamer only (default 11)
+    mask_dilation: Optional[int] = None  # dilate only (default 2)
     occlusion_tolerance: float = 0.05
-    composite: bool = True
+    composite: bool = True  # keep the warped pixels outside the hole exactly
 
 
 DEPTH_SOURCES = ("auto", "gt", "corrupted_gt", "cache", "estimator", "none")
@@ -124,6 +129,11 @@ def check_config(cfg: Any) -> None:
         raise ValueError("method=genwarp needs exactly one of checkpoint=<export folder> or release_root=<release folder>")
     if cfg.method == "warp_inpaint" and cfg.stage in ("all", "generate") and not cfg.inpaint.model:
         raise ValueError("method=warp_inpaint needs inpaint.model=<StableDiffusionInpaintPipeline folder>")
+    if cfg.method == "warp_inpaint":
+        from genwarp.evaluation.methods import check_hole_filter
+
+        p = cfg.inpaint
+        check_hole_filter(p.hole_filter, p.mask_dilation, p.hole_max_filter, p.hole_min_filter)
     for name in ("batch_size", "score_batch_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be ≥ 1, got {getattr(cfg, name)}")

@@ -209,13 +209,72 @@ def inverse_warp(
     return torch.where(valid, sampled, torch.zeros_like(sampled)), valid.float()
 
 
+DEFAULT_INPAINT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"  # the maintained mirror of runwayml/…
+HOLE_FILTERS = ("luciddreamer", "dilate")
+
+
 def _missing_model_error(model: str, err: Exception) -> FileNotFoundError:
+    hub = not Path(str(model)).exists() and str(model).count("/") == 1
     return FileNotFoundError(
         f"could not load the inpainting model {model!r}: {err}. The warp_inpaint baseline needs a diffusers "
-        "StableDiffusionInpaintPipeline folder on disk (e.g. a local copy of stabilityai/stable-diffusion-2-inpainting "
-        "or runwayml/stable-diffusion-inpainting; with HF_HUB_OFFLINE=1 a hub id resolves from the local cache): pass "
-        "inpaint.model=<folder>."
+        "StableDiffusionInpaintPipeline folder on disk or in the Hugging Face cache (default "
+        f"{DEFAULT_INPAINT_MODEL}, the maintained mirror of runwayml/stable-diffusion-inpainting; with HF_HUB_OFFLINE=1 "
+        "a hub id resolves from the local cache): "
+        + (f"on a machine with internet run `hf download {model}` and copy the Hugging Face cache here, or "
+           f"`hf download {model} --local-dir DIR` and pass inpaint.model=DIR." if hub else "pass inpaint.model=<folder>.")
     )
+
+
+def require_inpaint_model(model: str | os.PathLike) -> str:
+    """Check that inpainting model ``model`` can be loaded, without loading it (a folder with
+    ``model_index.json``, a cached hub id, or — online — a downloadable one; ``opencv:*`` always);
+    raises the :func:`_missing_model_error` naming it and how to get it."""
+    model = str(model)
+    if model.startswith("opencv:"):
+        return model
+    if Path(model).is_dir():
+        if not (Path(model) / "model_index.json").is_file():
+            raise _missing_model_error(model, FileNotFoundError("the folder has no model_index.json"))
+        return model
+    if model.count("/") != 1 or Path(model).suffix:
+        raise _missing_model_error(model, FileNotFoundError("neither a folder nor a hub id 'owner/name'"))
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model, "model_index.json")
+    if isinstance(cached, str):
+        return cached
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise _missing_model_error(model, FileNotFoundError("not in the Hugging Face cache and HF_HUB_OFFLINE is set"))
+    try:
+        return hf_hub_download(model, "model_index.json")
+    except Exception as err:  # no network, unknown repo
+        raise _missing_model_error(model, err) from err
+
+
+def check_hole_filter(hole_filter: str, mask_dilation: int | None = None, hole_max_filter: int | None = None,
+                      hole_min_filter: int | None = None) -> None:
+    """Refuse a hole-mask setting the chosen ``hole_filter`` would ignore (or an invalid one)."""
+    if hole_filter not in HOLE_FILTERS:
+        raise ValueError(f"inpaint.hole_filter={hole_filter!r} is not one of {list(HOLE_FILTERS)}")
+    if hole_filter == "luciddreamer" and mask_dilation is not None:
+        raise ValueError("inpaint.mask_dilation is used by inpaint.hole_filter=dilate only (the luciddreamer mask "
+                         "uses hole_max_filter / hole_min_filter)")
+    if hole_filter == "dilate" and (hole_max_filter is not None or hole_min_filter is not None):
+        raise ValueError("inpaint.hole_max_filter / hole_min_filter are used by inpaint.hole_filter=luciddreamer only")
+    for name, v in (("hole_max_filter", hole_max_filter), ("hole_min_filter", hole_min_filter)):
+        if v is not None and (v < 1 or v % 2 == 0):
+            raise ValueError(f"inpaint.{name} must be an odd size >= 1, got {v}")
+    if mask_dilation is not None and mask_dilation < 0:
+        raise ValueError(f"inpaint.mask_dilation must be >= 0, got {mask_dilation}")
+
+
+def _max_filter(x: Tensor, size: int) -> Tensor:
+    """size×size maximum filter (odd size, borders as scipy's 'reflect' mode gives for max/min)."""
+    return F.max_pool2d(x, size, 1, size // 2)
+
+
+def _min_filter(x: Tensor, size: int) -> Tensor:
+    return -F.max_pool2d(-x, size, 1, size // 2)
 
 
 class OpenCVInpainter:
@@ -259,9 +318,17 @@ class WarpInpaintMethod(Method):
         num_inference_steps, guidance_scale: inpainter settings.
         inpaint_size: the inpainter's working resolution (the warped view is resized to it and the
             result back; SD inpainting models are trained at 512 / 512-768).
-        mask_dilation: pixels by which the hole mask is grown before inpainting.
+        hole_filter: how the hole mask is made from the pixels the inverse warp fills
+            (``valid``): ``"luciddreamer"`` (default; LucidDreamer's mask: a ``hole_max_filter``²
+            maximum filter of the warped pixels closes small gaps, then a ``hole_min_filter``²
+            minimum filter erodes the result, dropping the unreliable rim; a pixel is kept when it
+            is in that region *and* has a warped colour, everything else is inpainted) or
+            ``"dilate"`` (the holes grown by ``mask_dilation`` pixels).
+        hole_max_filter, hole_min_filter: LucidDreamer's 9 and 11 (odd sizes).
+        mask_dilation: ``hole_filter="dilate"`` only: pixels by which the hole mask is grown.
         occlusion_tolerance: relative depth tolerance of the occlusion test.
-        composite: keep the warped pixels outside the (dilated) mask exactly.
+        composite: keep the warped pixels outside the hole mask exactly (else the inpainter's
+            output everywhere).
     """
 
     name = "warp_inpaint"
@@ -278,10 +345,17 @@ class WarpInpaintMethod(Method):
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
         inpaint_size: int | None = 512,
-        mask_dilation: int = 2,
+        mask_dilation: int | None = None,
         occlusion_tolerance: float = 0.05,
         composite: bool = True,
+        hole_filter: str = "luciddreamer",
+        hole_max_filter: int | None = None,
+        hole_min_filter: int | None = None,
     ):
+        check_hole_filter(hole_filter, mask_dilation, hole_max_filter, hole_min_filter)
+        self.hole_filter = hole_filter
+        self.hole_max_filter = int(hole_max_filter if hole_max_filter is not None else 9)
+        self.hole_min_filter = int(hole_min_filter if hole_min_filter is not None else 11)
         self.device = torch.device(device)
         self.model = str(model) if model is not None else None
         if inpainter is None:
@@ -292,7 +366,7 @@ class WarpInpaintMethod(Method):
         self.prompt, self.negative_prompt = prompt, negative_prompt
         self.num_inference_steps, self.guidance_scale = int(num_inference_steps), float(guidance_scale)
         self.inpaint_size = inpaint_size
-        self.mask_dilation = int(mask_dilation)
+        self.mask_dilation = int(mask_dilation if mask_dilation is not None else 2)
         self.occlusion_tolerance = float(occlusion_tolerance)
         self.composite = bool(composite)
 
@@ -321,12 +395,19 @@ class WarpInpaintMethod(Method):
         return inverse_warp(batch["src_image"].to(self.device, torch.float32), depth, tgt_depth, src_k, tgt_k,
                             src_to_tgt, self.occlusion_tolerance)
 
-    def generate(self, batch, generators):
-        warped, valid = self.warp(batch)
+    def hole_mask(self, valid: Float[Tensor, "b 1 h w"]) -> Float[Tensor, "b 1 h w"]:
+        """1 where the inpainter fills (see ``hole_filter``), from the inverse warp's valid mask."""
+        if self.hole_filter == "luciddreamer":
+            keep = _min_filter(_max_filter(valid, self.hole_max_filter), self.hole_min_filter) * valid
+            return 1.0 - keep
         hole = 1.0 - valid
         if self.mask_dilation > 0:
-            k = 2 * self.mask_dilation + 1
-            hole = F.max_pool2d(hole, k, 1, self.mask_dilation)
+            hole = _max_filter(hole, 2 * self.mask_dilation + 1)
+        return hole
+
+    def generate(self, batch, generators):
+        warped, valid = self.warp(batch)
+        hole = self.hole_mask(valid)
         h, w = warped.shape[-2:]
         size = (h, w) if not self.inpaint_size else (int(self.inpaint_size), int(self.inpaint_size))
         image_in = F.interpolate(warped, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
@@ -349,7 +430,10 @@ class WarpInpaintMethod(Method):
     def describe(self):
         return {"method": self.name, "model": self.model, "prompt": self.prompt, "steps": self.num_inference_steps,
                 "guidance_scale": self.guidance_scale, "inpaint_size": self.inpaint_size,
-                "mask_dilation": self.mask_dilation, "occlusion_tolerance": self.occlusion_tolerance}
+                "hole_filter": self.hole_filter,
+                **({"hole_max_filter": self.hole_max_filter, "hole_min_filter": self.hole_min_filter}
+                   if self.hole_filter == "luciddreamer" else {"mask_dilation": self.mask_dilation}),
+                "composite": self.composite, "occlusion_tolerance": self.occlusion_tolerance}
 
 
 # -------------------------------------------------------------------------------------- genwarp

@@ -87,7 +87,8 @@ def build_method_from_config(cfg, device: torch.device, **inject: Any):
         kw = dict(model=p.model, device=device, torch_dtype=dtype, prompt=p.prompt, negative_prompt=p.negative_prompt,
                   num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
                   inpaint_size=p.inpaint_size, mask_dilation=p.mask_dilation,
-                  occlusion_tolerance=p.occlusion_tolerance, composite=p.composite)
+                  occlusion_tolerance=p.occlusion_tolerance, composite=p.composite, hole_filter=p.hole_filter,
+                  hole_max_filter=p.hole_max_filter, hole_min_filter=p.hole_min_filter)
     elif cfg.method == "warp_only":
         kw = dict(device=device)
     else:
@@ -123,6 +124,10 @@ def run_evaluation(cfg: Any, *, accelerator=None, method_kwargs: dict[str, Any] 
         for note in depth_spec.notes:
             print(f"[evaluate] {note}", file=sys.stderr)
         check_depth_available(cfg.data, cfg.depth)  # before any model (metrics, method, depth) loads
+        if cfg.method == "warp_inpaint" and cfg.stage != "prepare" and "inpainter" not in (method_kwargs or {}):
+            from genwarp.evaluation.methods import require_inpaint_model
+
+            require_inpaint_model(cfg.inpaint.model)
     cfg.depth = depth_spec.to_config()  # recorded resolved (settings.json, config.yaml)
     if accelerator is None and cfg.device == "cpu":
         from accelerate import Accelerator
