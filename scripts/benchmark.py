@@ -331,6 +331,8 @@ HIDDEN_COLUMNS = {"benchmark", "applied", "torch_threads", "cpus", "machine", "s
 
 
 def _fmt(v) -> str:
+    if isinstance(v, (list, tuple)):  # e.g. a (H, W) resolution; the same before and after a JSON round trip
+        return "×".join(map(_fmt, v))
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 0.01 and v != 0 else f"{v:.3f}"
     return "-" if v is None else str(v)
