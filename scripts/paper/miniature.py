@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -64,7 +65,8 @@ def provenance(command: str) -> dict:
     return {"command": command, "git_commit": git("rev-parse", "HEAD") + (" (with uncommitted changes)" if dirty else ""),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}, "
                        f"Python {platform.python_version()}, torch {torch.__version__}, no GPU used",
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average_at_start": round(os.getloadavg()[0], 2)}
 
 
 def stamp(out: Path, name: str, prov: dict, wall_s: float) -> None:
@@ -104,6 +106,25 @@ def train_command(name: str, overrides: list[str], run: Path, steps: int | None)
     return cmd
 
 
+def recorded_wall(run: Path) -> float | None:
+    """Training wall seconds of a finished run: from ``<name>.train.json`` when this script trained it,
+    else from the run folder's first log line to the export's write (start-up not included)."""
+    record = run.parent / f"{run.name}.train.json"
+    if record.is_file():
+        return float(json.loads(record.read_text())["wall_s"])
+    import datetime as dt
+    import re
+
+    log, export = run / "train.log", run / "model" / "model_index.json"
+    if not (log.is_file() and export.is_file()):
+        return None
+    match = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", log.read_text()[:40])
+    if not match:
+        return None
+    start = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+    return export.stat().st_mtime - start
+
+
 def train_all(todo: dict[str, list[str]], runs: Path, steps: int | None, jobs: int, log) -> dict[str, float]:
     """Train every model whose export is missing, ``jobs`` at a time; returns wall seconds per model."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -140,6 +161,8 @@ def train_all(todo: dict[str, list[str]], runs: Path, steps: int | None, jobs: i
                 raise SystemExit(f"training {name} failed (exit {proc.returncode}); last lines of "
                                  f"{runs / (name + '.train.log')}:\n" + "\n".join(tail))
             walls[name] = time.time() - t0
+            (runs / f"{name}.train.json").write_text(json.dumps(
+                {"command": " ".join(proc.args[1:]), "wall_s": round(walls[name], 1), "jobs": jobs}, indent=1) + "\n")
             bar.update(1)
             log(f"[train] {name}: done in {walls[name]:.0f} s")
     bar.close()
@@ -174,7 +197,7 @@ def evaluate(method: str, out: Path, depth: dict, sampler: dict, metrics: list[s
 
 
 def fmt(value, metric: str) -> str:
-    if value is None or value != value:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.4f}" if metric.startswith(("ssim", "lpips")) else f"{value:.2f}"
 
@@ -334,6 +357,9 @@ def main(argv=None) -> None:
 
     metrics = available_metrics()
     log(f"[eval] metrics {metrics}; sampler {sampler}")
+    for name in todo:  # models trained by an earlier invocation: their recorded wall time
+        if name not in walls and (wall := recorded_wall(runs / name)) is not None:
+            walls[name] = wall
     timings = {"trainings_s": {n: round(w, 1) for n, w in walls.items()}}
 
     s = time.time()
@@ -355,8 +381,10 @@ def main(argv=None) -> None:
     timings["total_s"] = round(time.time() - t0, 1)
 
     steps = a.steps if a.steps is not None else "the main job's"
-    steps_note = (f"Every model: {steps} training steps of `experiment=synthetic_tiny`; total wall time "
-                  f"{timings['total_s'] / 60:.0f} min (trainings: {', '.join(f'{n} {w / 60:.1f} min' for n, w in walls.items()) or 'reused'}).")
+    steps_note = (f"Every model: {steps} training steps of `experiment=synthetic_tiny`, {a.jobs} training(s) at a time "
+                  f"with one thread each; this invocation took {timings['total_s'] / 60:.0f} min (load average "
+                  f"{prov['load_average_at_start']} at its start, {os.getloadavg()[0]:.2f} at its end); training wall "
+                  f"times: {', '.join(f'{n} {w / 60:.1f} min' for n, w in walls.items()) or 'not recorded'}.")
     section = readme_section(out, t1, t2, t4, prov, steps_note)
     summary = ["# The paper's claims in miniature", "", section.replace(BEGIN, "").replace(END, "").strip(), "",
                "Full tables: [table1.md](table1.md), [table2.md](table2.md), [table4.md](table4.md), "
