@@ -93,18 +93,27 @@ class DataConfig:
 
 @dataclass
 class DepthConfig:
-    """Where the source depth of training pairs comes from.
+    """Where the source depth of training pairs comes from; every key is used or refused at
+    start-up (:func:`genwarp.training.datasets.resolve_training_depth`, before any model loads).
 
-    ``source``: ``gt`` (dataset ground truth; synthetic, ScanNet), ``corrupted_gt`` (ground truth
-    through the MDE-like corruptor with ``corruption``), ``cache`` (``scripts/precompute_depth.py``
-    output at ``cache_root``) or ``estimator`` (``estimator`` run on the fly, scale-aligned).
+    ``source``: ``gt`` (dataset ground truth; synthetic, ScanNet), ``corrupted_gt`` (synthetic
+    ground truth through the MDE-like corruptor with ``corruption``), ``cache``
+    (``scripts/precompute_depth.py`` output at ``cache_root``; RealEstate10K / ACID / ScanNet, not
+    the synthetic stream of fresh scenes) or ``estimator`` (``estimator`` run on the fly on each
+    source frame; default ``zoedepth-nyu``).
+
+    ``scale_alignment``: with ``cache``, ``photometric`` (default) multiplies by each scene's
+    ``scale.json`` (written by ``precompute_depth.py --align-pairs``) and ``none`` reads the raw
+    cached depth; with ``estimator`` only ``none`` (metric depth as is; refused on RealEstate10K /
+    ACID, whose poses have an arbitrary scale per sequence: use an aligned cache). With ``gt`` /
+    ``corrupted_gt`` it, ``estimator`` and ``cache_root`` must stay unset.
     """
 
     source: str = "gt"
     corruption: float = 0.0
     cache_root: str | None = None
-    estimator: str = "Intel/zoedepth-nyu"
-    scale_alignment: str = "photometric"  # photometric | none
+    estimator: str | None = None  # cache: the model that wrote it (named in errors); estimator: the model run
+    scale_alignment: str | None = None  # cache: photometric (default) | none; estimator: none
 
 
 @dataclass

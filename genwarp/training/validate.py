@@ -93,8 +93,20 @@ def config_problems(cfg: Any) -> list[str]:
 
 
 def validate_train_config(cfg: Any) -> None:
-    """Raise :class:`ConfigError` naming every invalid value (one line)."""
+    """Raise :class:`ConfigError` naming every invalid value (one line), the depth group's included
+    (:func:`genwarp.training.datasets.check_training_depth`: a bad combination, a missing cache or
+    depth model)."""
     problems = config_problems(cfg)
+    if not problems:  # the depth group names a usable source, and its cache / model exists (nothing loaded)
+        from genwarp.training.datasets import DATASETS, check_training_depth
+
+        if cfg.data.name not in DATASETS:
+            problems.append(f"data.name={cfg.data.name!r} (one of {list(DATASETS)})")
+        else:
+            try:
+                check_training_depth(cfg.data.name, cfg.depth)
+            except (ValueError, OSError) as err:  # OSError: a missing cache folder or depth model
+                problems.append(str(err))
     if problems:
         raise ConfigError("invalid training config: " + "; ".join(problems))
 
