@@ -5,6 +5,7 @@ checked at start-up by :func:`check_training_depth`, before any model loads."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,9 @@ def check_training_depth(data_name: str, depth: Any) -> DepthSpec:
     model (:func:`genwarp.depth.require_depth_model`, without loading it). Called by
     :func:`genwarp.training.validate.validate_train_config`, before anything is built."""
     spec = resolve_training_depth(data_name, depth)
+    for note in spec.notes:
+        if note.startswith("warning:"):  # e.g. metric depth with RealEstate10K's arbitrary pose scale
+            warnings.warn(f"training {note}", stacklevel=2)
     if spec.source == "cache" and not Path(str(spec.cache_root)).is_dir():
         raise FileNotFoundError(
             f"depth.cache_root={spec.cache_root!r} is not a folder: build it with scripts/precompute_depth.py "
