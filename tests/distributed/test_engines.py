@@ -52,12 +52,18 @@ def _launch(config: Path, *overrides: str, check: bool = True, engine: bool = Tr
 
 @pytest.fixture(scope="module")
 def ddp_reference(tmp_path_factory):
-    """2-process DDP, uninterrupted: raw weights (checkpoint) and EMA weights (export)."""
-    out = tmp_path_factory.mktemp("ddp")
-    t0 = time.perf_counter()
-    _launch(REPO / "configs" / "accelerate" / "cpu_ddp2.yaml", *STEPS, "trainer.cpu=true", "trainer.ema=true",
-            f"output_dir={out}", engine=False)
-    TIMES["ddp"] = time.perf_counter() - t0
+    """2-process DDP, uninterrupted: raw weights (checkpoint) and EMA weights (export). Trained once
+    per session even with xdist workers (a folder they share, behind a file lock)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    out = shared / "engines_ddp_reference"
+    with FileLock(str(shared / "engines_ddp_reference.lock")):
+        if not (out / "model" / "model_index.json").is_file():
+            t0 = time.perf_counter()
+            _launch(REPO / "configs" / "accelerate" / "cpu_ddp2.yaml", *STEPS, "trainer.cpu=true", "trainer.ema=true",
+                    f"output_dir={out}", "overwrite=true", engine=False)
+            TIMES["ddp"] = time.perf_counter() - t0
     return {"raw": load_file(str(out / "checkpoints" / "step_00000003" / "model.safetensors")),
             "ema": load_file(str(out.joinpath(*EXPORT))), "export": out / "model"}
 
