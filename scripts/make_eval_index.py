@@ -13,6 +13,14 @@ Import a peer's frozen RealEstate10K / ACID pairs (genwarp/data/peer_index.py):
     python scripts/make_eval_index.py --from-pixelsplat evaluation_index_re10k.json --out data/eval_index_re10k_pixelsplat.json \
         [--dataset acid] [--root ...]
 
+Export one of our indices for a peer's own test script (then score its images with
+scripts/evaluate.py stage=score predictions=<dir>; README "Evaluation"):
+
+    python scripts/make_eval_index.py --export-geogpt data/eval_index_re10k_test.json --out frames.txt [--root RE10K --split test]
+    python scripts/make_eval_index.py --export-pixelsplat data/eval_index_re10k_test.json --out evaluation_index_re10k.json
+
+Pairs a format cannot carry are counted on stdout and not written (genwarp/data/peer_index.py).
+
 With --root, GeoGPT's timestamps become camera-file rows (raw layout: only the camera files are
 needed; chunks: the chunks' timestamps) and the pairs the frames on disk can serve are counted
 into the index ("availability"); without it the index keeps timestamps, resolved at evaluation.
@@ -38,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="import GeoGPT's realestate_custom_frames.txt (seq,a.png,b.png,c.png per line)")
     src.add_argument("--from-pixelsplat", type=Path, metavar="INDEX_JSON",
                      help="import a pixelSplat/MVSplat evaluation_index_<dataset>.json")
+    src.add_argument("--export-geogpt", type=Path, metavar="OUR_INDEX",
+                     help="write our index as GeoGPT's frames file (seq,a.png,b.png,c.png); --root: rows -> timestamps")
+    src.add_argument("--export-pixelsplat", type=Path, metavar="OUR_INDEX",
+                     help="write our index as a pixelSplat/MVSplat evaluation index JSON")
     p.add_argument("--root", type=Path, help="dataset root (imports: optional, resolves timestamps and counts usable pairs)")
     p.add_argument("--split", default="test")
     p.add_argument("--layout", default="raw", choices=["raw", "chunks"])
@@ -53,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.from_geogpt or args.from_pixelsplat:
         return import_peer_index(p, args)
+    if args.export_geogpt or args.export_pixelsplat:
+        return export_peer_index(p, args)
     if args.dataset is None:
         p.error("--dataset is required (or import with --from-geogpt / --from-pixelsplat)")
 
@@ -140,6 +154,38 @@ def import_peer_index(p: argparse.ArgumentParser, args: argparse.Namespace) -> i
     print(f"{args.out}: {index['num_entries']} {protocol} pairs over {index['num_scenes']} scenes {index['counts']}"
           + (f"; not imported: {not_imported}" if any(not_imported.values()) else "")
           + ("" if availability else "; frames not checked (no --root)"))
+    return 0
+
+
+def export_peer_index(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import json
+
+    from genwarp.data.eval_index import load_eval_index
+    from genwarp.data.peer_index import add_timestamps, camera_row_lookup, export_geogpt, export_pixelsplat
+
+    source = args.export_geogpt or args.export_pixelsplat
+    index = load_eval_index(source, allow_timestamps=True)
+    entries = [dict(e) for e in index["entries"]]
+    if args.export_geogpt:
+        if args.root is not None:
+            print(f"rows -> timestamps: {add_timestamps(entries, camera_row_lookup(args.root, args.split))}")
+        lines, counts = export_geogpt(entries)
+        text = "\n".join(lines) + "\n" if lines else ""
+        what = f"{counts['sequences']} GeoGPT sequences"
+    else:
+        data, counts = export_pixelsplat(entries)
+        text = json.dumps(data, indent=1) + "\n" if data else ""
+        what = f"{counts['scenes']} pixelSplat scenes"
+    lost = {k: v for k, v in counts.items() if k not in ("exported_pairs", "sequences", "scenes", "added") and v}
+    print(f"{source}: {counts['exported_pairs']} of {len(entries)} pairs exported as {what}"
+          + (f"; not representable, left out: {lost}" if lost else "")
+          + (f"; GeoGPT also runs {counts['added']} reverse pairs the index does not list" if counts.get("added") else ""))
+    if not text:
+        print(f"nothing to export: no pair of {source} fits the format", file=sys.stderr)
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -19,6 +19,10 @@ Two protocols (``scripts/make_eval_index.py --from-geogpt`` / ``--from-pixelspla
   context on a tie), ``far`` for the other. A target equal to its context (gap 0) is counted and
   dropped.
 
+Export (``--export-geogpt`` / ``--export-pixelsplat``, :func:`export_geogpt` /
+:func:`export_pixelsplat`) writes any of our indices in those formats, so the peers' own test
+scripts run on our pairs; each counts the pairs its format cannot carry.
+
 Timestamps are resolved to camera-file rows when the camera files are given
 (:func:`camera_row_lookup`); otherwise entries keep ``src_timestamp`` / ``tgt_timestamp`` and the
 evaluator resolves them against the dataset (:func:`genwarp.data.eval_index.resolve_entries`), so
@@ -36,8 +40,9 @@ from typing import Any
 
 from genwarp.data.eval_index import INDEX_FORMAT, frame_index
 
-__all__ = ["GEOGPT_LABELS", "PROTOCOLS", "apply_camera_rows", "camera_row_lookup", "geogpt_entries", "imported_index",
-           "pixelsplat_entries", "read_geogpt_frames", "read_pixelsplat_index"]
+__all__ = ["GEOGPT_LABELS", "PROTOCOLS", "add_timestamps", "apply_camera_rows", "camera_row_lookup", "export_geogpt",
+           "export_pixelsplat", "geogpt_entries", "imported_index", "pixelsplat_entries", "read_geogpt_frames",
+           "read_pixelsplat_index"]
 
 # GeoGPT's label → (source, target, our range, direction), over its (a, b, c) frames
 GEOGPT_LABELS: dict[int, tuple[str, str, str, str]] = {
@@ -242,3 +247,104 @@ def imported_index(protocol: str, entries: list[dict[str, Any]], *, dataset: str
         "entries": entries,
     }
     return index
+
+
+# ------------------------------------------------------------------------------------------------
+# Export: our index in the formats the peers' test scripts read
+# ------------------------------------------------------------------------------------------------
+
+
+def add_timestamps(entries: list[dict[str, Any]], lookup: Callable[[str], dict[int, int] | None]) -> dict[str, int]:
+    """Add ``src_timestamp`` / ``tgt_timestamp`` to row entries from the camera files
+    (``lookup`` as :func:`camera_row_lookup`: timestamp → row, inverted here). Returns counts:
+    ``added``, ``no_camera_file``, ``row_not_found``."""
+    cache: dict[str, dict[int, int] | None] = {}
+    counts = {"added": 0, "no_camera_file": 0, "row_not_found": 0}
+    for e in entries:
+        if "src_timestamp" in e and "tgt_timestamp" in e:
+            continue
+        scene = e["scene"]
+        if scene not in cache:
+            rows = lookup(scene)
+            cache[scene] = None if rows is None else {r: t for t, r in rows.items()}
+        ts = cache[scene]
+        if ts is None:
+            counts["no_camera_file"] += 1
+            continue
+        src, tgt = ts.get(int(e["src_index"])), ts.get(int(e["tgt_index"]))
+        if src is None or tgt is None:
+            counts["row_not_found"] += 1
+            continue
+        e["src_timestamp"], e["tgt_timestamp"] = src, tgt
+        counts["added"] += 1
+    return counts
+
+
+def export_geogpt(entries: list[dict[str, Any]]) -> tuple[list[str], dict[str, int]]:
+    """GeoGPT frames lines (``seq,a.png,b.png,c.png``, sequences sorted) for ``entries`` that name
+    frames by timestamp, and the counts of what the format cannot carry.
+
+    GeoGPT's format holds one triplet per sequence, from which its test set forms exactly
+    ``a→b``, ``b→a`` (small = our ``mid``) and ``a→c``, ``c→a`` (large = our ``long``). A
+    sequence is exported when one of its ``mid`` pairs and one of its ``long`` pairs share their
+    source ``a`` (the first such, in index order); counted and not exported: ``no_timestamp``
+    (a row-only pair: give the camera files), ``not_representable`` (a pair of an exported
+    sequence outside its four, or of a sequence without such a triplet). ``added``: pairs GeoGPT
+    will also run that the index does not list (the triplet's missing reverse directions)."""
+    counts = {"exported_pairs": 0, "sequences": 0, "no_timestamp": 0, "not_representable": 0, "added": 0}
+    by_scene: dict[str, list[tuple[int, int, str]]] = {}
+    for e in entries:
+        if "src_timestamp" not in e or "tgt_timestamp" not in e:
+            counts["no_timestamp"] += 1
+            continue
+        by_scene.setdefault(str(e["scene"]), []).append((int(e["src_timestamp"]), int(e["tgt_timestamp"]),
+                                                          str(e.get("range"))))
+    lines = []
+    for seq in sorted(by_scene):
+        pairs = by_scene[seq]
+        triplet = next(((a, b, c) for a, b, r in pairs if r == "mid"
+                        for a2, c, r2 in pairs if r2 == "long" and a2 == a), None)
+        if triplet is None:
+            counts["not_representable"] += len(pairs)
+            continue
+        a, b, c = triplet
+        four = {(a, b, "mid"), (b, a, "mid"), (a, c, "long"), (c, a, "long")}
+        listed = set(pairs)
+        counts["exported_pairs"] += sum(1 for p in pairs if p in four)
+        counts["not_representable"] += sum(1 for p in pairs if p not in four)
+        counts["added"] += len(four - listed)
+        counts["sequences"] += 1
+        lines.append(f"{seq},{a}.png,{b}.png,{c}.png")
+    return lines, counts
+
+
+def export_pixelsplat(entries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, list[int]]], dict[str, int]]:
+    """A pixelSplat/MVSplat evaluation index (``{key: {"context": [i, j], "target": [k, ...]}}``)
+    for ``entries`` that name frames by row, and the counts of what it cannot carry.
+
+    One context pair per scene: an imported pixelSplat entry keeps its ``context``; for our own
+    pairs the context is the source twice (``[s, s]``: pixelSplat's two-view models then see one
+    view; our importer reads it back as the pair ``s → t``). Counted and not exported:
+    ``no_row`` (a timestamp-only pair: resolve it with the camera files), ``other_context`` (a
+    pair of a scene whose first pair set a different context). Ranges are not carried (pixelSplat
+    has none; the import calls them ``near`` / ``far``)."""
+    counts = {"exported_pairs": 0, "scenes": 0, "no_row": 0, "other_context": 0}
+    out: dict[str, dict[str, list[int]]] = {}
+    for e in entries:
+        if "src_index" not in e or "tgt_index" not in e:
+            counts["no_row"] += 1
+            continue
+        key, s, t = str(e["scene"]), int(e["src_index"]), int(e["tgt_index"])
+        ctx = [int(c) for c in e["context"]] if e.get("context") else [s, s]
+        if s not in ctx:
+            counts["other_context"] += 1
+            continue
+        scene = out.setdefault(key, {"context": ctx, "target": []})
+        if scene["context"] != ctx:
+            counts["other_context"] += 1
+            continue
+        if t not in scene["target"]:
+            scene["target"].append(t)
+        counts["exported_pairs"] += 1
+    counts["scenes"] = len(out)
+    return {k: out[k] for k in sorted(out)}, counts
