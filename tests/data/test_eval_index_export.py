@@ -97,3 +97,20 @@ def test_our_rows_export_to_pixelsplat_one_context_per_scene(tmp_path):
     back, skipped = pixelsplat_entries(read_pixelsplat_index(path))
     assert sorted((e["scene"], e["src_index"], e["tgt_index"]) for e in back) == [("a", 3, 20), ("a", 3, 40)]
     assert skipped == {"null_scene": 0, "target_is_context": 0}
+
+
+def test_row_index_exports_to_geogpt_with_the_camera_files(re10k_raw, tmp_path, capsys):
+    """Rows become timestamps through --root's camera files (a row-only index exports the same
+    GeoGPT line as the timestamps it came from)."""
+    ts = re10k_raw["timestamps"]["seqA"]
+    rows = [(1, 4, "mid"), (4, 1, "mid"), (1, 10, "long"), (10, 1, "long")]
+    entries = [{"scene": "seqA", "src_index": s, "tgt_index": t, "range": r} for s, t, r in rows]
+    entries.append({"scene": "seqGone", "src_index": 0, "tgt_index": 3, "range": "mid"})  # no camera file
+    path = tmp_path / "rows.json"
+    save_eval_index({"format": "genwarp-eval-index/1", "dataset": "re10k", "entries": entries}, path)
+    out = tmp_path / "frames.txt"
+    assert _make_index("--export-geogpt", str(path), "--root", str(re10k_raw["root"]), "--out", str(out)) == 0
+    assert out.read_text().splitlines() == [f"seqA,{ts[1]}.png,{ts[4]}.png,{ts[10]}.png"]
+    printed = capsys.readouterr().out
+    assert "{'added': 4, 'no_camera_file': 1, 'row_not_found': 0}" in printed
+    assert "4 of 5 pairs exported" in printed and "'no_timestamp': 1" in printed
