@@ -104,8 +104,8 @@ class DepthConfig:
 
     ``scale_alignment``: with ``cache``, ``photometric`` (default) multiplies by each scene's
     ``scale.json`` (written by ``precompute_depth.py --align-pairs``) and ``none`` reads the raw
-    cached depth; with ``estimator`` only ``none`` (metric depth as is; refused on RealEstate10K /
-    ACID, whose poses have an arbitrary scale per sequence: use an aligned cache). With ``gt`` /
+    cached depth; with ``estimator`` only ``none`` (metric depth as is; on RealEstate10K / ACID,
+    whose poses have an arbitrary scale per sequence, a start-up warning: use an aligned cache). With ``gt`` /
     ``corrupted_gt`` it, ``estimator`` and ``cache_root`` must stay unset.
     """
 
