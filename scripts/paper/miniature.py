@@ -299,7 +299,8 @@ def readme_section(out: Path, t1: list[dict], t2: list[dict], t4: list[dict], pr
     t4_text = ", ".join(f"{r['region']} target tokens {r['source']:.3f}" for r in t4)
     return "\n".join([
         BEGIN,
-        f"_Written by `{prov['command']}` at commit `{prov['git_commit'][:12]}` ({prov['date']}; {prov['machine']}). "
+        f"_Written by `{prov['command']}` at commit `{prov['git_commit'][:12]}`"
+        f"{' (with uncommitted changes)' if 'uncommitted' in prov['git_commit'] else ''} ({prov['date']}; {prov['machine']}). "
         f"Do not edit by hand: rerun the script._ {steps_note} Files: [`{rel}/`]({rel}/README.md).", "",
         f"Table 1 in miniature ({n_pairs} synthetic pairs at {res}², exact and corrupted source depth):", "",
         table(t1, t1_cols, "method, source depth"), "",
@@ -390,7 +391,13 @@ def main(argv=None) -> None:
                "Full tables: [table1.md](table1.md), [table2.md](table2.md), [table4.md](table4.md), "
                "[fig13.png](fig13.png) ([fig13.json](fig13.json)).", ""]
     (out / "README.md").write_text("\n".join(summary))
-    (out / "provenance.json").write_text(json.dumps(dict(prov, timings=timings, models=todo), indent=1) + "\n")
+    # Earlier invocations (which trained what this one reused) stay on record, newest last.
+    previous = out / "provenance.json"
+    history = []
+    if previous.is_file():
+        old = json.loads(previous.read_text())
+        history = old.pop("earlier_invocations", []) + [old]
+    previous.write_text(json.dumps(dict(prov, timings=timings, models=todo, earlier_invocations=history), indent=1) + "\n")
     if a.readme != "none":
         replace_section(Path(a.readme), section)
         log(f"[readme] section written into {a.readme}")
