@@ -97,7 +97,18 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: tree}
 
 
-def _may_change(key: str) -> bool:
+# Depth keys that only the named depth sources read: with any other source on both sides they
+# cannot change a weight (run folders written before their defaults became null hold the old
+# inert defaults 'Intel/zoedepth-nyu' / 'photometric' for depth=gt runs, which must still resume).
+DEPTH_KEYS_READ_BY = {"depth.estimator": ("estimator",), "depth.scale_alignment": ("cache", "estimator"),
+                      "depth.cache_root": ("cache",), "depth.corruption": ("corrupted_gt",)}
+
+
+def _may_change(key: str, old: dict[str, Any] | None = None, new: dict[str, Any] | None = None) -> bool:
+    if key in DEPTH_KEYS_READ_BY and old is not None and new is not None:
+        readers = DEPTH_KEYS_READ_BY[key]
+        if old.get("depth.source") not in readers and new.get("depth.source") not in readers:
+            return True
     return any(key == p or (p.endswith(".") and key.startswith(p)) for p in RESUME_MAY_CHANGE)
 
 
@@ -110,7 +121,7 @@ def resume_config_changes(checkpoint_config_yaml: str, config: Any) -> tuple[lis
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
         if a != b:
-            (allowed if _may_change(key) else refused).append(f"{key}: {a!r} → {b!r}")
+            (allowed if _may_change(key, old, new) else refused).append(f"{key}: {a!r} → {b!r}")
     return refused, allowed
 
 

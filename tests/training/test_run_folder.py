@@ -74,6 +74,23 @@ def test_resume_config_changes_splits_refused_from_bookkeeping():
     assert [a.split(":")[0] for a in allowed] == ["output_dir", "trainer.log_every"]
 
 
+def test_depth_keys_no_source_reads_may_differ_on_resume():
+    """A depth=gt run folder written with the old inert defaults (estimator / scale_alignment set)
+    resumes under today's null defaults; the same change under a source that reads them is refused."""
+    base = OmegaConf.structured(TrainConfig(output_dir="a"))
+    old = base.copy()
+    old.depth.source = "gt"
+    old.depth.estimator, old.depth.scale_alignment = "Intel/zoedepth-nyu", "photometric"
+    new = base.copy()
+    new.depth.source = "gt"
+    new.depth.estimator, new.depth.scale_alignment = None, None
+    refused, allowed = resume_config_changes(OmegaConf.to_yaml(old), new)
+    assert refused == [] and sorted(a.split(":")[0] for a in allowed) == ["depth.estimator", "depth.scale_alignment"]
+    old.depth.source = new.depth.source = "estimator"
+    refused, _ = resume_config_changes(OmegaConf.to_yaml(old), new)
+    assert sorted(r.split(":")[0] for r in refused) == ["depth.estimator", "depth.scale_alignment"]
+
+
 @pytest.mark.parametrize("override, key", [
     ("trainer.batch_size=0", "trainer.batch_size=0"),
     ("trainer.learning_rate=-1", "trainer.learning_rate=-1"),
