@@ -86,7 +86,7 @@ def main(argv=None) -> None:
         "# The tested set: exact versions of every package that .ci/run installs (genwarp itself excepted).",
         "# .ci/run installs with `-c constraints.txt`; so does a user who wants this set:",
         "#   pip install -c constraints.txt torch torchvision",
-        "#   pip install -c constraints.txt -e \".[test,train,data,eval,demo,ui-test]\"",
+        "#   pip install -c constraints.txt -e \".[test,train,distributed,data,eval,demo,ui-test]\"",
         f"# Written by `python scripts/lock_constraints.py{' --upgrade' if args.upgrade else ''}` "
         f"({time.strftime('%Y-%m-%d', time.gmtime())}, Python {sys.version.split()[0]}, pip {pip_version}):",
         "# pip's resolver (install --dry-run --ignore-installed --report) for torch, torchvision and",
