@@ -61,4 +61,6 @@ def test_optimized_bf16_pipeline_matches_plain_bf16_within_rounding():
     for _ in range(2):  # the second call replays the captured graph
         out = _call(pipe)
         assert torch.isfinite(out).all()
-        assert (out - plain).abs().mean() < 0.05  # the bound of the existing half-precision test
+        # The bf16 bound of tests/pipelines/test_pipeline.py (bf16 vs fp32, measured 0.0068 on the CPU);
+        # optimized-vs-plain bf16 differs by reordering only, so it must fit too. Not yet run on a GPU.
+        assert (out - plain).abs().mean() < 0.02
