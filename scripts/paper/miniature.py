@@ -128,10 +128,12 @@ def recorded_wall(run: Path) -> float | None:
 def train_all(todo: dict[str, list[str]], runs: Path, steps: int | None, jobs: int, log) -> dict[str, float]:
     """Train every model whose export is missing, ``jobs`` at a time; returns wall seconds per model."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    pending = [(n, o) for n, o in todo.items() if not (runs / n / "model" / "model_index.json").exists()]
-    for n in todo:
-        if (n, todo[n]) not in pending:
-            log(f"[train] {n}: export exists, not retrained ({runs / n / 'model'})")
+    pending = []
+    for name, overrides in todo.items():
+        if (runs / name / "model" / "model_index.json").exists():
+            log(f"[train] {name}: export exists, not retrained ({runs / name / 'model'})")
+        else:
+            pending.append((name, overrides))
     running: list[tuple[str, subprocess.Popen, float, object]] = []
     walls: dict[str, float] = {}
     from tqdm import tqdm
