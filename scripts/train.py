@@ -50,6 +50,8 @@ def main(cfg: TrainConfig) -> None:
             sys.exit(2)
         if not any(o.split("=", 1)[0].lstrip("+~") == "output_dir" for o in overrides):
             cfg.output_dir = hydra_cfg.runtime.output_dir  # each job its own folder: <sweep dir>/<job number>
+    if cfg.baseline == "inpaint":  # the SD-inpainting baseline (experiment=baseline_inpaint_*); other values: refused by train
+        from genwarp.training.inpaint_baseline import train_inpaint_baseline as train
     try:
         result = train(cfg, overrides=overrides, finish_trackers=not cfg.evaluate_after)
     except (ConfigError, RunFolderError, CheckpointError) as err:  # bad input: one line, exit 2
@@ -62,7 +64,10 @@ def main(cfg: TrainConfig) -> None:
     if PartialState().is_main_process:
         print(f"run folder: {result.output_dir}\nexported model: {result.export_dir}")
     if cfg.evaluate_after:
-        from genwarp.training.main_job import evaluate_trained
+        if cfg.baseline == "inpaint":
+            from genwarp.training.inpaint_baseline import evaluate_inpaint_baseline as evaluate_trained
+        else:
+            from genwarp.training.main_job import evaluate_trained
 
         evaluate_trained(cfg, result, limit=cfg.evaluate_limit)
         if result.trackers:  # main process: the evaluation table to the trackers, then they close

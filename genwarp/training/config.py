@@ -175,6 +175,30 @@ class DebugConfig:
 
 
 @dataclass
+class InpaintBaselineConfig:
+    """The "SD-Inpainting fine-tuned on RealEstate10K" baseline of the paper's Table 1
+    (``baseline: inpaint``, :mod:`genwarp.training.inpaint_baseline`): a diffusers inpainting U-Net
+    (9 input channels: noisy latent, hole mask, masked-image latent) fine-tuned on
+    (warped source with holes, hole mask) → target pairs of the training data stream. The warp and
+    the hole mask are those of the ``method=warp_inpaint`` evaluation baseline, so the keys below
+    mirror its ``inpaint.*`` knobs and should be given the same values at evaluation.
+
+    ``init``: ``pretrained`` (a ``StableDiffusionInpaintPipeline`` folder or hub id at
+    ``pretrained``) or ``random`` (a tiny random inpainting pipeline; tests, no download).
+    """
+
+    init: str = "pretrained"  # pretrained | random
+    pretrained: str | None = "stable-diffusion-v1-5/stable-diffusion-inpainting"  # mirror of runwayml/…
+    prompt: str = ""  # the text condition of every pair (evaluate with the same inpaint.prompt)
+    hole_filter: str = "luciddreamer"  # luciddreamer | dilate (as inpaint.hole_filter)
+    hole_max_filter: int | None = None  # luciddreamer only (default 9)
+    hole_min_filter: int | None = None  # luciddreamer only (default 11)
+    mask_dilation: int | None = None  # dilate only (default 2)
+    occlusion_tolerance: float = 0.05
+    gradient_checkpointing: bool = False
+
+
+@dataclass
 class TrainConfig:
     name: str = "train"
     output_dir: str = MISSING
@@ -188,6 +212,10 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
+    # null: train GenWarp (genwarp/training/loop.py); inpaint: the SD-inpainting baseline
+    # (genwarp/training/inpaint_baseline.py, configured by inpaint_baseline.*; model.* is not read)
+    baseline: str | None = None
+    inpaint_baseline: InpaintBaselineConfig = field(default_factory=InpaintBaselineConfig)
 
 
 def register_schema() -> None:
@@ -201,6 +229,7 @@ __all__ = [
     "DataConfig",
     "DebugConfig",
     "DepthConfig",
+    "InpaintBaselineConfig",
     "LoggerConfig",
     "ModelConfig",
     "TrainConfig",

@@ -105,6 +105,10 @@ DEPTH_KEYS_READ_BY = {"depth.estimator": ("estimator",), "depth.scale_alignment"
 
 
 def _may_change(key: str, old: dict[str, Any] | None = None, new: dict[str, Any] | None = None) -> bool:
+    if old is not None and new is not None and "inpaint" not in (old.get("baseline"), new.get("baseline")):
+        # GenWarp runs (also those written before ``baseline`` existed): the inpainting baseline's keys are unread
+        if key == "baseline" or key.startswith("inpaint_baseline."):
+            return True
     if key in DEPTH_KEYS_READ_BY and old is not None and new is not None:
         readers = DEPTH_KEYS_READ_BY[key]
         if old.get("depth.source") not in readers and new.get("depth.source") not in readers:

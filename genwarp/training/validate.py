@@ -89,7 +89,20 @@ def config_problems(cfg: Any) -> list[str]:
          m.latent_scale, "must be > 0, or null for the codec's own")
     need(cfg.evaluate_limit is None or (isinstance(cfg.evaluate_limit, int) and cfg.evaluate_limit >= 1),
          "evaluate_limit", cfg.evaluate_limit, "must be an integer ≥ 1, or null for all pairs")
+    baseline = getattr(cfg, "baseline", None)
+    need(baseline in BASELINES, "baseline", baseline, "null (train GenWarp) or 'inpaint' (the SD-inpainting baseline)")
+    if baseline is None and getattr(cfg, "inpaint_baseline", None) is not None:
+        from genwarp.training.config import InpaintBaselineConfig
+
+        defaults = InpaintBaselineConfig()
+        for key in defaults.__dataclass_fields__:
+            v = getattr(cfg.inpaint_baseline, key)
+            need(v == getattr(defaults, key), f"inpaint_baseline.{key}", v,
+                 "read by baseline=inpaint only: set baseline=inpaint (experiment=baseline_inpaint_*) or drop it")
     return problems
+
+
+BASELINES = (None, "inpaint")
 
 
 def validate_train_config(cfg: Any) -> None:
