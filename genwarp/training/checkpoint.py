@@ -191,7 +191,7 @@ def write_training_state(accelerator, folder: Path, model, optimizer, lr_schedul
     """Write every state a resume needs into ``folder`` (all processes call this)."""
     if _sharded(accelerator):
         accelerator.save_state(str(folder))
-        if ema is not None and accelerator.is_main_process:  # ZeRO-1/2: the EMA is full on every process
+        if ema is not None and accelerator.is_main_process:  # the main process holds the full EMA under every engine
             save_tree(folder, "ema", ema.state_dict())
         if accelerator.is_main_process:
             accelerator.print(f"note: {accelerator.distributed_type} checkpoint {folder.name} holds the engine's own "
@@ -238,6 +238,8 @@ def load_training_state(accelerator, folder: str | Path, model, optimizer, lr_sc
         if ema is not None:
             if not (folder / "ema.json").is_file():
                 raise CheckpointError(f"{folder} has no ema.json: it was trained with trainer.ema=false")
+            if not getattr(ema, "holds_weights", True):  # FSDP / ZeRO-3: only the main process keeps the EMA
+                return
             try:
                 ema.load_state_dict(load_tree(folder, "ema", device=accelerator.device))
             except StateFormatError as err:

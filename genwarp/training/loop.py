@@ -31,6 +31,7 @@ from genwarp.training.checkpoint import load_training_state, read_state, resolve
 from genwarp.training.config import TrainConfig
 from genwarp.training.data import ResumableBatchSampler, TrainPairs
 from genwarp.training.datasets import build_dataset
+from genwarp.training.ema import TrainingEMA
 from genwarp.training.launch import (check_engine_accumulation, check_gradient_accumulation, fill_deepspeed_config,
                                      resolve_mixed_precision)
 from genwarp.training.logging import flatten_config, log_images, log_scalars_text, tracker_setup, wandb_init_kwargs
@@ -105,21 +106,12 @@ def make_lr_scheduler(cfg: TrainConfig, optimizer, num_processes: int):
                          num_training_steps=t.max_steps * num_processes)
 
 
-def make_ema(cfg: TrainConfig, model) -> Any:
+def make_ema(cfg: TrainConfig, accelerator: Accelerator, model) -> TrainingEMA | None:
+    """The EMA of the trainable weights (``None`` with ``trainer.ema=false``); built before
+    ``prepare``, while every process still holds the full model (see :mod:`genwarp.training.ema`)."""
     if not cfg.trainer.ema:
         return None
-    from diffusers.training_utils import EMAModel
-
-    return EMAModel(model.trainable_parameters(), decay=cfg.trainer.ema_decay)
-
-
-def ema_supported(accelerator: Accelerator) -> bool:
-    """EMA runs on the full parameters every process holds: not under FSDP or ZeRO-3 (sharded)."""
-    if accelerator.distributed_type == DistributedType.FSDP:
-        return False
-    if accelerator.distributed_type == DistributedType.DEEPSPEED:
-        return int(accelerator.state.deepspeed_plugin.zero_stage) < 3
-    return True
+    return TrainingEMA(accelerator, model, decay=cfg.trainer.ema_decay)
 
 
 def make_loader(cfg: TrainConfig, accelerator: Accelerator, start_microbatch: int) -> tuple[DataLoader, TrainPairs]:
@@ -203,10 +195,10 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers:
         if frozen is not None:  # nn.Module.to: diffusers' ModelMixin.to warns on every dtype cast
             torch.nn.Module.to(frozen, device=device, dtype=frozen_dtype)
 
-    ema = make_ema(cfg, model)
-    if ema is not None and not ema_supported(accelerator):
-        raise ValueError("trainer.ema needs every process to hold the full weights: single-process, DDP or DeepSpeed "
-                         "ZeRO-1/2 training, not FSDP or ZeRO-3 (their parameters are sharded)")
+    ema = make_ema(cfg, accelerator, model)
+    if ema is not None and ema.gathered:
+        accelerator.print(f"EMA under {accelerator.distributed_type} (sharded parameters): the main process keeps the "
+                          "full EMA, gathering the weights at every step")
     optimizer = make_optimizer(cfg, model.trainable_parameters(), device)
     lr_scheduler = make_lr_scheduler(cfg, optimizer, accelerator.num_processes)
     fill_deepspeed_config(accelerator, t)
@@ -282,7 +274,7 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers:
             window["samples"] += batch["src_image"].shape[0] * accelerator.num_processes
         step += 1
         if ema is not None:
-            ema.step(accelerator.unwrap_model(model).trainable_parameters())
+            ema.update(model)  # under FSDP / ZeRO-3 a collective: every process calls it
         bar.update(1)
 
         due = {

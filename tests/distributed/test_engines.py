@@ -84,9 +84,9 @@ def _sample(export: Path) -> torch.Tensor:
 
 ENGINES = [  # (name, launch config, engine printed, EMA on)
     pytest.param("zero2", "zero2.yaml", "DEEPSPEED", True, id="deepspeed-zero2-ema"),
-    pytest.param("fsdp2", "fsdp2.yaml", "FSDP", False, id="fsdp2"),
-    pytest.param("fsdp1", "fsdp1.yaml", "FSDP", False, id="fsdp1", marks=pytest.mark.slow),
-    pytest.param("zero3", "zero3.yaml", "DEEPSPEED", False, id="deepspeed-zero3", marks=pytest.mark.slow),
+    pytest.param("fsdp2", "fsdp2.yaml", "FSDP", True, id="fsdp2-ema"),
+    pytest.param("fsdp1", "fsdp1.yaml", "FSDP", True, id="fsdp1-ema", marks=pytest.mark.slow),
+    pytest.param("zero3", "zero3.yaml", "DEEPSPEED", True, id="deepspeed-zero3-ema", marks=pytest.mark.slow),
     pytest.param("zero1", "zero1.yaml", "DEEPSPEED", True, id="deepspeed-zero1-ema", marks=pytest.mark.slow),
 ]
 
