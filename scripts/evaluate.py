@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import hydra
+
 from omegaconf import DictConfig
 
 from genwarp.evaluation.config import register_schema
+from genwarp.utils.hydra_help import register_help_resolver
 
 register_schema()
+register_help_resolver(Path(__file__).resolve().parents[1] / "configs")  # ${genwarp_help_groups:...} in the root config's hydra.help.template
 
 
 @hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")

@@ -25,9 +25,11 @@ from pathlib import Path
 import hydra
 
 from genwarp.training.config import TrainConfig, register_schema
+from genwarp.utils.hydra_help import register_help_resolver
 
 register_schema()
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+register_help_resolver(CONFIG_DIR)  # ${genwarp_help_groups:...} in the root config's hydra.help.template
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -92,5 +94,17 @@ def main(cfg: TrainConfig) -> None:
         GradientState._reset_state()
 
 
+def refuse_launch_config_group(argv: list[str]) -> None:
+    """``accelerate=<name>`` names a launch config (configs/accelerate/), which Hydra cannot compose."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if value and key.lstrip("+~") == "accelerate":
+            print(f"error: {arg!r}: configs/accelerate/{value}.yaml is an Accelerate launch config, not a config "
+                  f"group: accelerate launch --config_file configs/accelerate/{value}.yaml scripts/train.py ...",
+                  file=sys.stderr)
+            sys.exit(2)
+
+
 if __name__ == "__main__":
+    refuse_launch_config_group(sys.argv[1:])
     sys.exit(main())
