@@ -109,11 +109,19 @@ def _may_change(key: str, old: dict[str, Any] | None = None, new: dict[str, Any]
         # GenWarp runs (also those written before ``baseline`` existed): the inpainting baseline's keys are unread
         if key == "baseline" or key.startswith("inpaint_baseline."):
             return True
+    if old is not None and new is not None and old.get("baseline") == new.get("baseline") == "inpaint":
+        if key.startswith("model."):  # the inpainting baseline does not read GenWarp's model group
+            return True
     if key in DEPTH_KEYS_READ_BY and old is not None and new is not None:
         readers = DEPTH_KEYS_READ_BY[key]
         if old.get("depth.source") not in readers and new.get("depth.source") not in readers:
             return True
     return any(key == p or (p.endswith(".") and key.startswith(p)) for p in RESUME_MAY_CHANGE)
+
+
+def _added_unread(key: str, new: dict[str, Any]) -> bool:
+    """A key newer than the checkpoint's config that this GenWarp run does not read (not a change)."""
+    return new.get("baseline") is None and (key == "baseline" or key.startswith("inpaint_baseline."))
 
 
 def resume_config_changes(checkpoint_config_yaml: str, config: Any) -> tuple[list[str], list[str]]:
@@ -124,7 +132,7 @@ def resume_config_changes(checkpoint_config_yaml: str, config: Any) -> tuple[lis
     refused, allowed = [], []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
-        if a != b:
+        if a != b and not (a == "<absent>" and _added_unread(key, new)):
             (allowed if _may_change(key, old, new) else refused).append(f"{key}: {a!r} → {b!r}")
     return refused, allowed
 

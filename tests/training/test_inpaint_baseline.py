@@ -186,3 +186,28 @@ def test_resume_continues_exactly(tmp_path):
     a = load_file(tmp_path / "a" / "model" / "unet" / "diffusion_pytorch_model.safetensors")
     b = load_file(tmp_path / "b" / "model" / "unet" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_checks_know_the_baseline_keys():
+    """GenWarp run folders written before ``baseline`` existed still resume (the new keys are unread
+    there); a baseline run resumed with other baseline settings, or as GenWarp, is refused."""
+    import copy
+
+    from omegaconf import OmegaConf
+
+    from genwarp.training.config import TrainConfig
+    from genwarp.training.run_folder import resume_config_changes
+
+    genwarp = OmegaConf.structured(TrainConfig(output_dir="x"))
+    older = OmegaConf.to_container(genwarp)
+    older.pop("baseline"), older.pop("inpaint_baseline")
+    assert resume_config_changes(OmegaConf.to_yaml(OmegaConf.create(older)), genwarp) == ([], [])
+    baseline = copy.deepcopy(genwarp)
+    baseline.baseline = "inpaint"
+    changed = copy.deepcopy(baseline)
+    changed.inpaint_baseline.hole_filter = "dilate"
+    changed.model.num_frequencies = 6  # GenWarp's model group: not read by the baseline
+    refused, allowed = resume_config_changes(OmegaConf.to_yaml(baseline), changed)
+    assert refused == ["inpaint_baseline.hole_filter: 'luciddreamer' → 'dilate'"]
+    assert allowed == ["model.num_frequencies: 2 → 6"]
+    assert resume_config_changes(OmegaConf.to_yaml(baseline), genwarp)[0] == ["baseline: 'inpaint' → None"]
