@@ -140,7 +140,7 @@ def import_peer_index(p: argparse.ArgumentParser, args: argparse.Namespace) -> i
             camera_rows = apply_camera_rows(entries, lookup)
             print(f"timestamps -> camera rows: {camera_rows}")
         if ds is not None:
-            resolved = resolve_entries(entries, ds)
+            resolved = resolve_entries(entries, ds, probe_frames=True)  # every frame decoded once
             availability = {"root": str(args.root), "split": args.split, "layout": args.layout, **resolved.to_dict()}
             print(resolved.summary())
         else:

@@ -338,7 +338,7 @@ class ResolvedEntries:
                 "skipped": dict(sorted(self.skipped.items()))}
 
 
-def resolve_entries(entries: list[dict[str, Any]], dataset: Any) -> ResolvedEntries:
+def resolve_entries(entries: list[dict[str, Any]], dataset: Any, probe_frames: bool = False) -> ResolvedEntries:
     """Entries with rows for every frame, keeping only pairs ``dataset`` can serve.
 
     A frame named by timestamp is looked up in its scene's camera rows (:func:`scene_timestamps`);
@@ -346,14 +346,31 @@ def resolve_entries(entries: list[dict[str, Any]], dataset: Any) -> ResolvedEntr
     counted — never silently — when its scene cannot be opened (``missing_sequence``, …), a
     timestamp is not a usable row of the scene (``timestamp_not_found``), row and timestamp
     disagree (``timestamp_row_mismatch``) or a frame is absent or unusable (``missing_frame``).
+    With ``probe_frames`` every frame of a kept pair is also decoded once, and a pair with a frame
+    that is on disk but unreadable is dropped under the loader's reason (``corrupt_image``, …)
+    instead of stopping the evaluation half-way (peers' indices name frames of videos we
+    downloaded ourselves, where a truncated file is not rare).
     """
     kept: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     examples: dict[str, str] = {}
+    decoded: dict[tuple[str, int], DataError | None] = {}  # (scene, row) -> the error of decoding it, or None
+    open_handle: list[Any] = [None, None]  # [scene, handle]: one scene open at a time (chunk handles hold images)
 
     def skip(kind: str, msg: str) -> None:
         skipped[kind] = skipped.get(kind, 0) + 1
         examples.setdefault(kind, msg)
+
+    def decode_error(scene: str, row: int) -> DataError | None:
+        if (scene, row) not in decoded:
+            if open_handle[0] != scene:
+                open_handle[:] = [scene, dataset.open_scene(scene)]
+            try:
+                open_handle[1].load_view(row, with_depth=False)
+                decoded[scene, row] = None
+            except DataError as err:
+                decoded[scene, row] = err
+        return decoded[scene, row]
 
     scenes: dict[str, Any] = {}  # scene -> (usable rows, {timestamp: row} | None) or its DataError
     for e in entries:
@@ -395,6 +412,13 @@ def resolve_entries(entries: list[dict[str, Any]], dataset: Any) -> ResolvedEntr
             rows = " and ".join(f"{end} row {out[end + '_index']}" for end in absent)
             skip("missing_frame", f"{scene}: {rows} not on disk")
             continue
+        if probe_frames:
+            errors = [(end, decode_error(scene, int(out[f"{end}_index"]))) for end in ("src", "tgt")]
+            bad = [(end, err) for end, err in errors if err is not None]
+            if bad:
+                end, err = bad[0]
+                skip(err.kind or "corrupt_frame", f"{scene}: {end} row {out[end + '_index']}: {err}")
+                continue
         if "gap" not in out:
             out["gap"] = abs(int(out["tgt_index"]) - int(out["src_index"]))
         kept.append(out)

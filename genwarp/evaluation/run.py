@@ -206,7 +206,7 @@ def resolve_index(index: dict[str, Any], dataset: Any, data_name: str, where: An
     timestamps = any("src_index" not in e or "tgt_index" not in e for e in entries)
     if not timestamps and not index.get("protocol"):
         return None
-    resolved = resolve_entries(entries, dataset)
+    resolved = resolve_entries(entries, dataset, probe_frames=True)  # a corrupt frame: skipped and counted, not a crash
     if not resolved.entries:
         raise ValueError(f"{where}: none of the index's {len(entries)} pairs can be evaluated with the frames on "
                          f"disk ({resolved.summary()}): check data.root / data.frames_root / data.layout")

@@ -190,3 +190,28 @@ def test_geogpt_real_file_gives_its_564_pairs(tmp_path):
     assert idx["protocol"]["sha256"] == __import__("hashlib").sha256(src.read_bytes()).hexdigest()
     first = idx["entries"][0]  # f04880903462e8f0,106806000.png,109609000.png,112646000.png: label 0 is a -> b
     assert (first["scene"], first["src_timestamp"], first["tgt_timestamp"]) == ("f04880903462e8f0", 106806000, 109609000)
+
+
+def test_a_corrupt_frame_of_an_imported_index_is_skipped_and_counted(re10k_raw, tmp_path, monkeypatch, capsys):
+    """A frame on disk that does not decode (seqB row 4 of the fixture) drops its pairs under the
+    loader's reason, in the import's availability and in the evaluation, which goes on."""
+    B = re10k_raw["timestamps"]["seqB"]
+    src = tmp_path / "frames.txt"
+    src.write_text(f"seqB,{B[0]}.png,{B[4]}.png,{B[8]}.png\n")  # a = row 0, b = row 4 (corrupt), c = row 8
+    index = tmp_path / "geogpt.json"
+    with pytest.warns(UserWarning):
+        assert _make_index("--from-geogpt", str(src), "--root", str(re10k_raw["root"]), "--out", str(index)) == 0
+    av = load_eval_index(index, allow_timestamps=True)["availability"]
+    assert av["usable_pairs"] == 2 and av["skipped"] == {"corrupt_image": 2}  # 0→4 and 4→0
+    out = tmp_path / "eval"
+    script = str(REPO / "scripts" / "evaluate.py")
+    monkeypatch.setattr(sys, "argv", [script, "method=oracle", "data=re10k", f"data.root={re10k_raw['root']}",
+                                      "data.layout=raw", "data.resolution=16", "depth=gt", "depth.source=none",
+                                      f"index={index}", f"output_dir={out}", "metrics=[psnr]", "progress=false",
+                                      "device=cpu"])
+    with pytest.warns(UserWarning):
+        runpy.run_path(script, run_name="__main__")
+    assert "2 of 4 pairs usable with the frames on disk; skipped: corrupt_image 2" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["all"]["n"] == 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["index"]["frames_on_disk"]["skipped"] == {"corrupt_image": 2}
