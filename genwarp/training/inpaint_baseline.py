@@ -129,7 +129,13 @@ def _build_pipeline(cfg: TrainConfig):
     b = cfg.inpaint_baseline
     if b.init == "random":
         return tiny_inpaint_pipeline(seed=cfg.trainer.seed)
-    return load_inpaint_pipeline(b.pretrained)
+    try:
+        return load_inpaint_pipeline(b.pretrained)
+    except (OSError, ValueError, KeyError) as err:  # present but unloadable (a malformed model_index.json), or not an inpainting U-Net
+        reason = (f"its model_index.json has no {err} entry (not a diffusers StableDiffusionInpaintPipeline folder)"
+                  if isinstance(err, KeyError) else str(err).replace("inpaint.model=", "inpaint_baseline.pretrained="))
+        raise ConfigError(reason if reason.startswith("inpaint_baseline.pretrained=")
+                          else f"inpaint_baseline.pretrained={b.pretrained!r}: {reason}") from None
 
 
 def _shards_parameters(accelerator: Accelerator) -> bool:
@@ -293,6 +299,8 @@ def train_inpaint_baseline(cfg: TrainConfig, overrides: list[str] | None = None,
                 f"{'; '.join(refused)}. Drop the overrides, or start a new run (another output_dir=...)")
         if allowed:
             accelerator.print(f"resuming with changed bookkeeping settings: {'; '.join(allowed)}")
+    torch.manual_seed(t.seed)
+    pipe = _build_pipeline(cfg)  # before the run folder is written: a model that does not load leaves no run behind
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if accelerator.is_main_process:
         (out / "config.yaml").write_text(config_yaml)
@@ -300,8 +308,6 @@ def train_inpaint_baseline(cfg: TrainConfig, overrides: list[str] | None = None,
             (out / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
     accelerator.wait_for_everyone()
 
-    torch.manual_seed(t.seed)
-    pipe = _build_pipeline(cfg)
     unet, vae = pipe.unet, pipe.vae
     check_resolution_fits(cfg.data.resolution, pipe.vae_scale_factor, len(unet.config.block_out_channels) - 1)
     device = accelerator.device

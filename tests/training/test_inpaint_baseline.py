@@ -211,3 +211,19 @@ def test_resume_checks_know_the_baseline_keys():
     assert refused == ["inpaint_baseline.hole_filter: 'luciddreamer' → 'dilate'"]
     assert allowed == ["model.num_frequencies: 2 → 6"]
     assert resume_config_changes(OmegaConf.to_yaml(baseline), genwarp)[0] == ["baseline: 'inpaint' → None"]
+
+
+def test_a_non_inpainting_unet_is_refused_naming_its_channels(tmp_path):
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+
+    from genwarp.baselines import load_inpaint_pipeline
+
+    pipe = tiny_inpaint_pipeline(seed=0)
+    four = UNet2DConditionModel.from_config({**pipe.unet.config, "in_channels": 4})
+    StableDiffusionInpaintPipeline(vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, unet=four,
+                                   scheduler=pipe.scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False).save_pretrained(tmp_path / "sd")
+    with pytest.raises(ValueError, match="4 input channels, not the 9 of an inpainting U-Net"):
+        load_inpaint_pipeline(tmp_path / "sd")
+    with pytest.raises(FileNotFoundError, match="no model_index.json"):
+        load_inpaint_pipeline(tmp_path / "sd" / "unet")
