@@ -18,6 +18,9 @@ scripts/evaluate.py stage=score predictions=<dir>; README "Evaluation"):
 
     python scripts/make_eval_index.py --export-geogpt data/eval_index_re10k_test.json --out frames.txt [--root RE10K --split test]
     python scripts/make_eval_index.py --export-pixelsplat data/eval_index_re10k_test.json --out evaluation_index_re10k.json
+    python scripts/make_eval_index.py --export-photonvs data/eval_index_re10k_test.json --out photonvs/ --root RE10K [--split test]
+    # ... run Photometric-NVS's src/scripts/sample-trajectory.py -o <abs path of each folder>, then:
+    python scripts/make_eval_index.py --import-photonvs-outputs photonvs/ --out photonvs_predictions/
 
 Pairs a format cannot carry are counted on stdout and not written (genwarp/data/peer_index.py).
 
@@ -50,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="write our index as GeoGPT's frames file (seq,a.png,b.png,c.png); --root: rows -> timestamps")
     src.add_argument("--export-pixelsplat", type=Path, metavar="OUR_INDEX",
                      help="write our index as a pixelSplat/MVSplat evaluation index JSON")
+    src.add_argument("--export-photonvs", type=Path, metavar="OUR_INDEX",
+                     help="write our index as Photometric-NVS sampling folders (sampling-spec.json, init-ims/0000.png, "
+                          "samples/) under --out, one per source frame; needs --root (cameras and source frames)")
+    src.add_argument("--import-photonvs-outputs", type=Path, metavar="EXPORT_DIR",
+                     help="copy Photometric-NVS's samples/00000000/images/<k>.png of an --export-photonvs folder to "
+                          "--out/<pair id>.png (for scripts/evaluate.py stage=score predictions=...)")
     p.add_argument("--root", type=Path, help="dataset root (imports: optional, resolves timestamps and counts usable pairs)")
     p.add_argument("--split", default="test")
     p.add_argument("--layout", default="raw", choices=["raw", "chunks"])
@@ -67,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return import_peer_index(p, args)
     if args.export_geogpt or args.export_pixelsplat:
         return export_peer_index(p, args)
+    if args.export_photonvs or args.import_photonvs_outputs:
+        return photonvs(p, args)
     if args.dataset is None:
         p.error("--dataset is required (or import with --from-geogpt / --from-pixelsplat)")
 
@@ -186,6 +197,48 @@ def export_peer_index(p: argparse.ArgumentParser, args: argparse.Namespace) -> i
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")
+    return 0
+
+
+def photonvs(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from genwarp.data.peer_index import PHOTONVS_PAIRS, export_photonvs, import_photonvs_outputs
+
+    if args.import_photonvs_outputs:
+        counts = import_photonvs_outputs(args.import_photonvs_outputs, args.out)
+        print(f"{args.import_photonvs_outputs}: {counts['imported']} Photometric-NVS images -> {args.out}/<pair id>.png"
+              + (f"; {counts['not_generated']} not generated yet" if counts["not_generated"] else ""))
+        return 0 if counts["imported"] else 1
+
+    from genwarp.data import RealEstate10KDataset
+    from genwarp.data.eval_index import load_eval_index, scene_timestamps
+    from genwarp.data.health import DataError
+    from genwarp.data.peer_index import apply_camera_rows, camera_row_lookup
+
+    if args.root is None:
+        p.error("--export-photonvs needs --root: the poses come from the cameras and init-ims/0000.png from the source frame")
+    index = load_eval_index(args.export_photonvs, allow_timestamps=True)
+    entries = [dict(e) for e in index["entries"]]
+    ds = RealEstate10KDataset(args.root, args.split, layout=args.layout, frames_root=args.frames_root,
+                              name=index.get("dataset") if index.get("dataset") in ("re10k", "acid") else "re10k",
+                              shuffle=False)
+    if any("src_index" not in e and "src_timestamp" in e for e in entries):
+        if args.layout == "raw":
+            lookup = camera_row_lookup(args.root, args.split)  # the camera files alone
+        else:
+            def lookup(seq):
+                try:
+                    return scene_timestamps(ds.open_scene(seq))
+                except DataError:
+                    return None
+        print(f"timestamps -> rows: {apply_camera_rows(entries, lookup)}")
+    counts = export_photonvs(entries, ds, args.out, source_index=str(args.export_photonvs))
+    lost = {k: v for k, v in counts.items() if k not in ("exported_pairs", "folders") and v}
+    print(f"{args.export_photonvs}: {counts['exported_pairs']} of {len(entries)} pairs exported as "
+          f"{counts['folders']} Photometric-NVS folders in {args.out}" + (f"; left out: {lost}" if lost else ""))
+    if not counts["folders"]:
+        print(f"nothing to export: no pair of {args.export_photonvs} fits the format", file=sys.stderr)
+        return 1
+    print(f"pair ids: {args.out / PHOTONVS_PAIRS}")
     return 0
 
 

@@ -23,6 +23,18 @@ Export (``--export-geogpt`` / ``--export-pixelsplat``, :func:`export_geogpt` /
 :func:`export_pixelsplat`) writes any of our indices in those formats, so the peers' own test
 scripts run on our pairs; each counts the pairs its format cannot carry.
 
+**Photometric-NVS** (Yu et al. 2023, YorkUCVIL/Photoconsistent-NVS) has no test-pair file: its
+sampler ``src/scripts/sample-trajectory.py -o <folder>`` runs one folder per call, reading
+``<folder>/sampling-spec.json`` (``focal_y``; ``poses``: 4×4 camera-to-world matrices in its
+Blender convention; ``dependencies[k]``: the pose indices view ``k`` is conditioned on;
+``generation_order``), the given images ``<folder>/init-ims/<k:04d>.png`` (256×256) and an
+existing ``<folder>/samples/``; it writes ``samples/00000000/images/<k:04d>.png`` (256×256, the
+given views' VQGAN reconstructions included) and ``latents/<k:04d>.npy``. ``--export-photonvs``
+(:func:`export_photonvs`) writes one such folder per (scene, source row) of our index: pose 0
+the source, poses 1.. its targets, each conditioned on the source alone; ``photonvs_pairs.json``
+maps (folder, pose) to our pair id and ``--import-photonvs-outputs``
+(:func:`import_photonvs_outputs`) copies the sampler's images to ``<pair id>.png``.
+
 Timestamps are resolved to camera-file rows when the camera files are given
 (:func:`camera_row_lookup`); otherwise entries keep ``src_timestamp`` / ``tgt_timestamp`` and the
 evaluator resolves them against the dataset (:func:`genwarp.data.eval_index.resolve_entries`), so
@@ -40,9 +52,10 @@ from typing import Any
 
 from genwarp.data.eval_index import INDEX_FORMAT, frame_index
 
-__all__ = ["GEOGPT_LABELS", "PROTOCOLS", "add_timestamps", "apply_camera_rows", "camera_row_lookup", "export_geogpt",
-           "export_pixelsplat", "geogpt_entries", "imported_index", "pixelsplat_entries", "read_geogpt_frames",
-           "read_pixelsplat_index"]
+__all__ = ["GEOGPT_LABELS", "PHOTONVS_PAIRS", "PHOTONVS_RUN", "PHOTONVS_SIZE", "PROTOCOLS", "add_timestamps",
+           "apply_camera_rows", "camera_row_lookup", "export_geogpt", "export_photonvs", "export_pixelsplat",
+           "geogpt_entries", "import_photonvs_outputs", "imported_index", "photonvs_init_image", "photonvs_pose",
+           "pixelsplat_entries", "read_geogpt_frames", "read_pixelsplat_index"]
 
 # GeoGPT's label → (source, target, our range, direction), over its (a, b, c) frames
 GEOGPT_LABELS: dict[int, tuple[str, str, str, str]] = {
@@ -348,3 +361,190 @@ def export_pixelsplat(entries: list[dict[str, Any]]) -> tuple[dict[str, dict[str
         counts["exported_pairs"] += 1
     counts["scenes"] = len(out)
     return {k: out[k] for k in sorted(out)}, counts
+
+
+# ------------------------------------------------------------------------------------------------
+# Photometric-NVS (YorkUCVIL/Photoconsistent-NVS): one sampling folder per source frame
+# ------------------------------------------------------------------------------------------------
+
+#: side of the images its sampler reads and writes (VQGAN latents 4×32×32, 8× downsampling)
+PHOTONVS_SIZE = 256
+#: the run folder ``sample-trajectory.py`` writes (it always opens run 0: ``set_run(0)``)
+PHOTONVS_RUN = "00000000"
+#: written beside the folders: ``{"folders": {folder: {pose index: our pair id}}, ...}``
+PHOTONVS_PAIRS = "photonvs_pairs.json"
+PHOTONVS_FORMAT = "genwarp-photonvs-export/1"
+
+# Its poses are camera-to-world matrices of a camera looking down -z with +y up (OpenGL/Blender),
+# in a world whose +z is up: extract-poses.py turns a RealEstate10K row (w2c, OpenCV camera: +z
+# forward, +y down) into  WORLD_Z_UP · inverse(w2c) · CV_TO_GL.
+_CV_TO_GL = (1.0, -1.0, -1.0)  # flip the camera's y and z axes (right-multiplied)
+_WORLD_Z_UP = ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0))  # world y-down -> z-up (left-multiplied)
+
+
+def photonvs_pose(c2w: Any) -> list[list[float]]:
+    """Our camera-to-world (OpenCV camera, the RealEstate10K world) as Photometric-NVS's pose: a
+    4×4 nested list, Blender camera axes in its z-up world (the conversion of its
+    ``dataset-data/extract-poses.py``). Relative poses — all its model sees — do not depend on the
+    world rotation."""
+    import numpy as np
+
+    m = np.asarray(c2w, dtype=np.float64).reshape(4, 4)
+    out = np.eye(4)
+    world = np.asarray(_WORLD_Z_UP)
+    out[:3, :3] = world @ (m[:3, :3] * np.asarray(_CV_TO_GL)[None, :])
+    out[:3, 3] = world @ m[:3, 3]
+    return out.tolist()
+
+
+def photonvs_init_image(image: Any) -> Any:
+    """A (3, H, W) image in [0, 1] (H ≤ W) as the 256×256 PIL image Photometric-NVS's pipeline
+    makes of a video frame (its ``Realestate_dataset_video.py``): resized to height 360 when it is
+    not, the central 360×360 square (left edge ``(W - 360) // 2``), resized to 256×256 (bicubic,
+    Pillow's default in its environment)."""
+    import numpy as np
+    import PIL.Image
+    import torch
+
+    arr = (torch.as_tensor(image).detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    img = PIL.Image.fromarray(np.ascontiguousarray(arr.permute(1, 2, 0).cpu().numpy()))
+    w, h = img.size
+    if h != 360:
+        img = img.resize((round(w * 360 / h), 360), PIL.Image.BICUBIC)
+        w, h = img.size
+    left = (w - 360) // 2
+    return img.crop((left, 0, left + 360, 360)).resize((PHOTONVS_SIZE, PHOTONVS_SIZE), PIL.Image.BICUBIC)
+
+
+def _scene_camera(handle: Any, row: int) -> tuple[Any, Any] | None:
+    """(normalised K, c2w) of a row of a RealEstate10K scene handle, ``None`` for a row the loader
+    drops or does not have."""
+    cams = getattr(handle, "cameras", None)
+    cams = handle if cams is None else cams
+    K, c2w, dropped = getattr(cams, "intrinsics", None), getattr(cams, "c2w", None), getattr(cams, "dropped", {})
+    if K is None or c2w is None or not 0 <= row < len(c2w) or row in dropped:
+        return None
+    return K[row], c2w[row]
+
+
+def export_photonvs(entries: list[dict[str, Any]], dataset: Any, out_dir: str | Path, *,
+                    source_index: str | None = None) -> dict[str, int]:
+    """Write ``entries`` (rows) as Photometric-NVS sampling folders under ``out_dir`` (see the
+    module docstring) from ``dataset`` (a :class:`~genwarp.data.RealEstate10KDataset`: the
+    cameras, and the source frames for ``init-ims/0000.png``). Returns the counts.
+
+    One folder ``<scene>__<source row>`` per source: ``sampling-spec.json`` with ``focal_y`` (the
+    source row's fy, normalised by the frame height = by the side of the central square),
+    ``poses`` (:func:`photonvs_pose`; 0 = source, k = the k-th target in index order),
+    ``dependencies`` ``[null, [0], [0], ...]`` and ``generation_order`` ``[1, ..., n]``;
+    ``init-ims/0000.png`` (:func:`photonvs_init_image`); an empty ``samples/``. Counted and not
+    exported, because the format has one focal length and a centred principal point per folder
+    and needs the source image: ``no_row`` (a timestamp-only pair), ``duplicate_pair``, the
+    loader's reason when the source frame cannot be read (``missing_sequence``,
+    ``missing_frame``, ``corrupt_image``, ...), ``invalid_target_row``, ``portrait_frame``,
+    ``off_centre_principal_point`` (|c − 0.5| > 1e-3), ``non_square_pixels`` (fx·W and fy·H more
+    than 2 % apart: its rays use one focal for both axes), ``focal_differs`` (a target's fy more
+    than 0.1 % from the source's). Ranges are not carried (the pair ids are)."""
+    import numpy as np
+
+    from genwarp.data.health import DataError
+    from genwarp.evaluation.layout import pair_id
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} is not empty: export Photometric-NVS folders into a new folder "
+                              "(its sampler resumes from what a folder's samples/ already holds)")
+    counts: dict[str, int] = {"exported_pairs": 0, "folders": 0, "no_row": 0, "duplicate_pair": 0}
+
+    def skip(kind: str, n: int = 1) -> None:
+        counts[kind] = counts.get(kind, 0) + n
+
+    groups: dict[tuple[str, int], list[int]] = {}
+    for e in entries:
+        if "src_index" not in e or "tgt_index" not in e:
+            skip("no_row")
+            continue
+        targets = groups.setdefault((str(e["scene"]), int(e["src_index"])), [])
+        if int(e["tgt_index"]) in targets:
+            skip("duplicate_pair")
+            continue
+        targets.append(int(e["tgt_index"]))
+    folders: dict[str, dict[str, str]] = {}
+    for (scene, src), targets in sorted(groups.items()):
+        try:
+            view = dataset.open_scene(scene).load_view(src, with_depth=False)
+        except DataError as err:
+            skip(err.kind, len(targets))
+            continue
+        handle = dataset.open_scene(scene)
+        K = np.asarray(view.intrinsics, dtype=np.float64)
+        _, h, w = view.image.shape
+        if h > w:
+            skip("portrait_frame", len(targets))
+            continue
+        if abs(K[0, 2] - 0.5) > 1e-3 or abs(K[1, 2] - 0.5) > 1e-3:
+            skip("off_centre_principal_point", len(targets))
+            continue
+        if abs(K[0, 0] * w / (K[1, 1] * h) - 1.0) > 0.02:
+            skip("non_square_pixels", len(targets))
+            continue
+        focal_y = float(K[1, 1])
+        poses, ids = [photonvs_pose(view.c2w)], {}
+        for tgt in targets:
+            cam = _scene_camera(handle, tgt)
+            if cam is None:
+                skip("invalid_target_row")
+                continue
+            if abs(float(cam[0][1, 1]) / focal_y - 1.0) > 1e-3:
+                skip("focal_differs")
+                continue
+            poses.append(photonvs_pose(cam[1]))
+            ids[str(len(poses) - 1)] = pair_id(scene, src, tgt)
+        if not ids:
+            continue
+        folder = pair_id(scene, src, 0).rsplit("__", 1)[0]
+        root = out_dir / folder
+        (root / "init-ims").mkdir(parents=True)
+        (root / "samples").mkdir()
+        spec = {"focal_y": focal_y, "poses": poses, "dependencies": [None] + [[0]] * len(ids),
+                "generation_order": list(range(1, len(poses)))}
+        (root / "sampling-spec.json").write_text(json.dumps(spec))
+        photonvs_init_image(view.image).save(root / "init-ims" / "0000.png")
+        folders[folder] = ids
+        counts["exported_pairs"] += len(ids)
+    counts["folders"] = len(folders)
+    if folders:
+        (out_dir / PHOTONVS_PAIRS).write_text(json.dumps(
+            {"format": PHOTONVS_FORMAT, "index": source_index, "size": PHOTONVS_SIZE, "run": PHOTONVS_RUN,
+             "counts": counts, "folders": folders}, indent=1) + "\n")
+    return counts
+
+
+def import_photonvs_outputs(export_dir: str | Path, predictions: str | Path) -> dict[str, int]:
+    """Copy what Photometric-NVS's sampler wrote in the folders of :func:`export_photonvs`
+    (``<folder>/samples/00000000/images/<k:04d>.png``) to ``predictions/<pair id>.png``, the
+    names ``scripts/evaluate.py stage=score predictions=...`` reads. Counts ``imported`` and
+    ``not_generated`` (an image the sampler has not written yet); the source reconstruction
+    (pose 0) is not a prediction and is not copied."""
+    import shutil
+
+    export_dir, predictions = Path(export_dir), Path(predictions)
+    mapping_path = export_dir / PHOTONVS_PAIRS
+    if not mapping_path.is_file():
+        raise FileNotFoundError(f"{mapping_path} does not exist: {export_dir} is not a folder written by "
+                                "make_eval_index.py --export-photonvs")
+    mapping = json.loads(mapping_path.read_text())
+    if mapping.get("format") != PHOTONVS_FORMAT:
+        raise ValueError(f"{mapping_path}: format {mapping.get('format')!r}, expected {PHOTONVS_FORMAT!r}")
+    counts = {"imported": 0, "not_generated": 0}
+    predictions.mkdir(parents=True, exist_ok=True)
+    for folder, ids in sorted(mapping["folders"].items()):
+        images = export_dir / folder / "samples" / mapping.get("run", PHOTONVS_RUN) / "images"
+        for k, pid in sorted(ids.items(), key=lambda kv: int(kv[0])):
+            src = images / f"{int(k):04d}.png"
+            if not src.is_file():
+                counts["not_generated"] += 1
+                continue
+            shutil.copyfile(src, predictions / f"{pid}.png")
+            counts["imported"] += 1
+    return counts
