@@ -194,3 +194,25 @@ def test_their_outputs_become_our_pair_ids_and_are_scored(re10k_raw, tmp_path, c
     runpy.run_path(script, run_name="__main__")
     summary = json.loads((preds / "summary.json").read_text())
     assert summary["all"]["n"] == 5
+
+
+def test_chunk_layout_exports_the_same_way(re10k_chunks, tmp_path, capsys):
+    """--layout chunks: cameras and the source JPEG from the chunk (k11's row 2 does not decode)."""
+    import torch
+
+    entries = [{"scene": "k00", "src_index": 3, "tgt_index": 6, "range": "mid"},
+               {"scene": "k11", "src_index": 2, "tgt_index": 5, "range": "mid"}]
+    index = tmp_path / "ours.json"
+    save_eval_index({"format": "genwarp-eval-index/1", "dataset": "re10k", "entries": entries}, index)
+    out = tmp_path / "photonvs"
+    assert _make_index("--export-photonvs", str(index), "--root", str(re10k_chunks["root"]), "--layout", "chunks",
+                       "--out", str(out)) == 0
+    assert "1 of 2 pairs exported" in capsys.readouterr().out
+    mapping = json.loads((out / PHOTONVS_PAIRS).read_text())
+    assert mapping["folders"] == {"k00__3": {"1": "k00__3__6"}} and mapping["counts"]["corrupt_image"] == 1
+    (view,) = _read_sampling_folder(out / "k00__3")
+    chunk = torch.load(re10k_chunks["root"] / "test" / "000000.torch", weights_only=False)
+    cams = next(e for e in chunk if e["key"] == "k00")["cameras"].double().numpy()
+    np.testing.assert_allclose(view["src_abs"], _their_pose(cams[3, 6:].tolist()), atol=1e-5)
+    np.testing.assert_allclose(view["abs"], _their_pose(cams[6, 6:].tolist()), atol=1e-5)
+    assert view["focal_y"] == pytest.approx(0.9)
