@@ -32,8 +32,8 @@ from genwarp.training.config import TrainConfig
 from genwarp.training.data import ResumableBatchSampler, TrainPairs
 from genwarp.training.datasets import build_dataset
 from genwarp.training.ema import TrainingEMA
-from genwarp.training.launch import (check_engine_accumulation, check_gradient_accumulation, fill_deepspeed_config,
-                                     resolve_mixed_precision)
+from genwarp.training.launch import (check_engine_accumulation, check_fsdp_checkpointing, check_gradient_accumulation,
+                                     fill_deepspeed_config, resolve_mixed_precision)
 from genwarp.training.logging import flatten_config, log_images, log_scalars_text, tracker_setup, wandb_init_kwargs
 from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
 from genwarp.training.validate import check_resolution_fits, validate_train_config
@@ -76,6 +76,7 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
         log_with=log_with or None,
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
     )
+    check_fsdp_checkpointing(accelerator)
     cfg.trainer.mixed_precision = str(accelerator.mixed_precision)  # recorded in config.yaml: the value in use
     accelerator.print(f"mixed precision: {cfg.trainer.mixed_precision} (from {source}); engine: "
                       f"{accelerator.distributed_type.value}, {accelerator.num_processes} process(es); "

@@ -85,6 +85,7 @@ def _sample(export: Path) -> torch.Tensor:
 ENGINES = [  # (name, launch config, engine printed, EMA on)
     pytest.param("zero2", "zero2.yaml", "DEEPSPEED", True, id="deepspeed-zero2-ema"),
     pytest.param("fsdp2", "fsdp2.yaml", "FSDP", True, id="fsdp2-ema"),
+    pytest.param("fsdp2_full", "fsdp2_full.yaml", "FSDP", True, id="fsdp2-full-state-dict-ema", marks=pytest.mark.slow),
     pytest.param("fsdp1", "fsdp1.yaml", "FSDP", True, id="fsdp1-ema", marks=pytest.mark.slow),
     pytest.param("zero3", "zero3.yaml", "DEEPSPEED", True, id="deepspeed-zero3-ema", marks=pytest.mark.slow),
     pytest.param("zero1", "zero1.yaml", "DEEPSPEED", True, id="deepspeed-zero1-ema", marks=pytest.mark.slow),
@@ -124,3 +125,14 @@ def test_engine_trains_resumes_and_exports_like_ddp(ddp_reference, tmp_path, nam
             assert (_sample(out / "model") - _sample(ref_export)).abs().max().item() < 1e-4
         else:
             assert torch.isfinite(_sample(out / "model")).all()
+
+
+def test_fsdp_v1_with_full_state_dict_checkpoints_is_refused_before_training(tmp_path):
+    """Its resume is not exact (genwarp.training.launch.check_fsdp_checkpointing): one error line."""
+    config = tmp_path / "fsdp1_full.yaml"
+    config.write_text((HERE / "configs" / "fsdp1.yaml").read_text().replace("SHARDED_STATE_DICT", "FULL_STATE_DICT"))
+    out = tmp_path / "run"
+    proc = _launch(config, *STEPS, f"output_dir={out}", check=False)
+    assert proc.returncode != 0
+    assert "error: FSDP v1 with fsdp_state_dict_type: FULL_STATE_DICT does not resume exactly" in proc.stderr
+    assert not (out / "checkpoints").exists()

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from genwarp.training.launch import (check_engine_accumulation, check_gradient_accumulation, fill_deepspeed_config,
-                                     resolve_mixed_precision)
+from genwarp.training.launch import (check_engine_accumulation, check_fsdp_checkpointing, check_gradient_accumulation,
+                                     fill_deepspeed_config, resolve_mixed_precision)
 from genwarp.training.state_io import load_tree
 from genwarp.training.validate import ConfigError
 
@@ -68,3 +68,17 @@ def test_gradient_accumulation_has_one_source():
     with pytest.raises(ConfigError, match="accumulates 1 micro-batches"):
         check_engine_accumulation(acc, 2)
     assert fill_deepspeed_config(SimpleNamespace(state=SimpleNamespace()), trainer) is None
+
+
+def test_fsdp_v1_full_state_dict_is_refused_and_the_exact_modes_pass():
+    from torch.distributed.fsdp import StateDictType
+
+    def acc(version, kind):
+        return SimpleNamespace(state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=version, state_dict_type=kind)))
+
+    with pytest.raises(ConfigError, match="FULL_STATE_DICT does not resume exactly.*SHARDED_STATE_DICT"):
+        check_fsdp_checkpointing(acc(1, StateDictType.FULL_STATE_DICT))
+    for version, kind in ((1, StateDictType.SHARDED_STATE_DICT), (2, StateDictType.FULL_STATE_DICT),
+                          (2, StateDictType.SHARDED_STATE_DICT)):
+        check_fsdp_checkpointing(acc(version, kind))  # measured exact (tests/distributed/test_engines.py)
+    check_fsdp_checkpointing(SimpleNamespace(state=SimpleNamespace(fsdp_plugin=None)))  # not FSDP
