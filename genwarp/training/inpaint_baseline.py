@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from genwarp.data import stable_seed
 from genwarp.training.checkpoint import load_training_state, read_state, resolve_resume, save_checkpoint
 from genwarp.training.config import TrainConfig, TrainerConfig
+from genwarp.training.ema import shards_parameters
 from genwarp.training.logging import flatten_config, log_images, log_scalars_text, wandb_init_kwargs
 from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
 from genwarp.training.validate import ConfigError, check_resolution_fits, validate_train_config
@@ -136,14 +137,6 @@ def _build_pipeline(cfg: TrainConfig):
                   if isinstance(err, KeyError) else str(err).replace("inpaint.model=", "inpaint_baseline.pretrained="))
         raise ConfigError(reason if reason.startswith("inpaint_baseline.pretrained=")
                           else f"inpaint_baseline.pretrained={b.pretrained!r}: {reason}") from None
-
-
-def _shards_parameters(accelerator: Accelerator) -> bool:
-    if accelerator.distributed_type == DistributedType.FSDP:
-        return True
-    if accelerator.distributed_type == DistributedType.DEEPSPEED:
-        return int(accelerator.state.deepspeed_plugin.zero_stage) >= 3
-    return False
 
 
 def inpaint_baseline_loss(unet, vae, noise_scheduler, text: torch.Tensor, warp, pipe, batch: dict[str, Any],
@@ -279,7 +272,7 @@ def train_inpaint_baseline(cfg: TrainConfig, overrides: list[str] | None = None,
     accelerator = make_accelerator(cfg)
     for noisy in ("accelerate", "accelerate.accelerator", "accelerate.checkpointing"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if t.ema and _shards_parameters(accelerator):
+    if t.ema and shards_parameters(accelerator):
         raise ConfigError(f"trainer.ema=true needs the full U-Net on every process; under "
                           f"{accelerator.distributed_type} it is sharded: train the baseline with trainer.ema=false, "
                           "DDP or DeepSpeed ZeRO-1/2")
