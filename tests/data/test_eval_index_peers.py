@@ -8,27 +8,19 @@ Fixtures are written in the peers' exact formats: GeoGPT's ``realestate_custom_f
 from __future__ import annotations
 
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import pytest
+from index_scripts import make_index, re10k_evaluate_args, run_evaluate
 
 from genwarp.data import RealEstate10KDataset, load_eval_index
 from genwarp.data.eval_index import resolve_entries
-from genwarp.data.peer_index import geogpt_entries, pixelsplat_entries, read_geogpt_frames, read_pixelsplat_index
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = str(REPO / "scripts" / "make_eval_index.py")
-
-
-def _make_index(*args: str) -> int:
-    from importlib import util
-
-    spec = util.spec_from_file_location("make_eval_index", SCRIPT)
-    mod = util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main(list(args))
+from genwarp.data.peer_index import (
+    geogpt_entries,
+    pixelsplat_entries,
+    read_geogpt_frames,
+    read_pixelsplat_index,
+)
 
 
 def _geogpt_file(tmp_path: Path, ts: dict[str, list[int]]) -> Path:
@@ -69,7 +61,7 @@ def test_geogpt_pairs_are_its_test_set(tmp_path):
 def test_geogpt_import_without_frames_keeps_timestamps(re10k_raw, tmp_path, capsys):
     src = _geogpt_file(tmp_path, re10k_raw["timestamps"])
     out = tmp_path / "geogpt.json"
-    assert _make_index("--from-geogpt", str(src), "--out", str(out)) == 0
+    assert make_index("--from-geogpt", str(src), "--out", str(out)) == 0
     assert "frames not checked (no --root)" in capsys.readouterr().out
     idx = load_eval_index(out, allow_timestamps=True)
     assert idx["num_entries"] == 20 and idx["counts"] == {"mid": 10, "long": 10}
@@ -86,7 +78,7 @@ def test_geogpt_import_resolves_rows_and_counts_usable_pairs(re10k_raw, tmp_path
     src = _geogpt_file(tmp_path, ts)
     out = tmp_path / "geogpt.json"
     with pytest.warns(UserWarning):  # the loader's own warnings about the fixture's missing frames
-        assert _make_index("--from-geogpt", str(src), "--root", str(re10k_raw["root"]), "--out", str(out)) == 0
+        assert make_index("--from-geogpt", str(src), "--root", str(re10k_raw["root"]), "--out", str(out)) == 0
     printed = capsys.readouterr().out
     idx = load_eval_index(out, allow_timestamps=True)
     # seqA, seqB, seqC have camera files: their 12 pairs get rows; seqZ / seqA2 keep timestamps
@@ -142,7 +134,7 @@ def test_pixelsplat_context_target_become_pairs(tmp_path):
 
 def test_pixelsplat_import_counts_usable_pairs_on_chunks(re10k_chunks, tmp_path, capsys):
     out = tmp_path / "ps.json"
-    assert _make_index("--from-pixelsplat", str(_pixelsplat_file(tmp_path)), "--root", str(re10k_chunks["root"]),
+    assert make_index("--from-pixelsplat", str(_pixelsplat_file(tmp_path)), "--root", str(re10k_chunks["root"]),
                        "--layout", "chunks", "--out", str(out)) == 0
     idx = load_eval_index(out)  # rows throughout: readable by every loader
     assert idx["protocol"]["name"] == "pixelsplat" and idx["counts"] == {"near": 4, "far": 5}
@@ -155,15 +147,10 @@ def test_evaluate_runs_on_an_imported_timestamp_index(re10k_raw, tmp_path, monke
     dataset, pairs whose frames are gone skipped, counted and announced; per-range results."""
     src = _geogpt_file(tmp_path, re10k_raw["timestamps"])
     index = tmp_path / "geogpt.json"
-    _make_index("--from-geogpt", str(src), "--out", str(index))
+    make_index("--from-geogpt", str(src), "--out", str(index))
     out = tmp_path / "eval"
-    script = str(REPO / "scripts" / "evaluate.py")
-    monkeypatch.setattr(sys, "argv", [script, "method=oracle", "data=re10k", f"data.root={re10k_raw['root']}",
-                                      "data.layout=raw", "data.resolution=16", "depth=gt", "depth.source=none",
-                                      f"index={index}", f"output_dir={out}", "metrics=[psnr]", "progress=false",
-                                      "device=cpu"])
     with pytest.warns(UserWarning):
-        runpy.run_path(script, run_name="__main__")
+        run_evaluate(monkeypatch, "method=oracle", *re10k_evaluate_args(re10k_raw["root"], index, out, 16))
     err = capsys.readouterr().err
     assert "6 of 20 pairs usable with the frames on disk" in err and "missing_sequence 12" in err
     summary = json.loads((out / "summary.json").read_text())
@@ -181,7 +168,7 @@ def test_geogpt_real_file_gives_its_564_pairs(tmp_path):
 
     src = Path(__file__).parent / "fixtures" / "geogpt_realestate_custom_frames.txt"
     out = tmp_path / "geogpt.json"
-    assert _make_index("--from-geogpt", str(src), "--out", str(out)) == 0
+    assert make_index("--from-geogpt", str(src), "--out", str(out)) == 0
     idx = load_eval_index(out, allow_timestamps=True)
     assert idx["num_entries"] == 564 and idx["num_scenes"] == 141 and idx["counts"] == {"mid": 282, "long": 282}
     gap = {r: statistics.median(abs(e["tgt_timestamp"] - e["src_timestamp"]) / 1e6 for e in idx["entries"]
@@ -200,17 +187,12 @@ def test_a_corrupt_frame_of_an_imported_index_is_skipped_and_counted(re10k_raw, 
     src.write_text(f"seqB,{B[0]}.png,{B[4]}.png,{B[8]}.png\n")  # a = row 0, b = row 4 (corrupt), c = row 8
     index = tmp_path / "geogpt.json"
     with pytest.warns(UserWarning):
-        assert _make_index("--from-geogpt", str(src), "--root", str(re10k_raw["root"]), "--out", str(index)) == 0
+        assert make_index("--from-geogpt", str(src), "--root", str(re10k_raw["root"]), "--out", str(index)) == 0
     av = load_eval_index(index, allow_timestamps=True)["availability"]
     assert av["usable_pairs"] == 2 and av["skipped"] == {"corrupt_image": 2}  # 0→4 and 4→0
     out = tmp_path / "eval"
-    script = str(REPO / "scripts" / "evaluate.py")
-    monkeypatch.setattr(sys, "argv", [script, "method=oracle", "data=re10k", f"data.root={re10k_raw['root']}",
-                                      "data.layout=raw", "data.resolution=16", "depth=gt", "depth.source=none",
-                                      f"index={index}", f"output_dir={out}", "metrics=[psnr]", "progress=false",
-                                      "device=cpu"])
     with pytest.warns(UserWarning):
-        runpy.run_path(script, run_name="__main__")
+        run_evaluate(monkeypatch, "method=oracle", *re10k_evaluate_args(re10k_raw["root"], index, out, 16))
     assert "2 of 4 pairs usable with the frames on disk; skipped: corrupt_image 2" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["all"]["n"] == 2
     manifest = json.loads((out / "manifest.json").read_text())

@@ -14,28 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import pytest
+from index_scripts import make_index, re10k_evaluate_args, run_evaluate
 
 from genwarp.data.eval_index import save_eval_index
 from genwarp.data.peer_index import PHOTONVS_PAIRS, export_photonvs
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = str(REPO / "scripts" / "make_eval_index.py")
-
-
-def _make_index(*args: str) -> int:
-    from importlib import util
-
-    spec = util.spec_from_file_location("make_eval_index", SCRIPT)
-    mod = util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main(list(args))
 
 
 def _read_sampling_folder(folder: Path) -> list[dict]:
@@ -72,7 +59,7 @@ def _camera_rows(root: Path, seq: str) -> list[list[float]]:
 
 
 def _our_index(tmp_path: Path, ts: dict) -> tuple[Path, list[dict]]:
-    r = lambda s, a, b, rng="mid": {"scene": s, "src_index": a, "tgt_index": b, "range": rng}  # noqa: E731
+    r = lambda s, a, b, rng="mid": {"scene": s, "src_index": a, "tgt_index": b, "range": rng}
     entries = [
         r("seqA", 1, 4), r("seqA", 1, 10, "long"), r("seqA", 4, 1), r("seqA", 1, 4),  # the last: duplicate_pair
         r("seqA", 2, 99),  # no row 99: invalid_target_row (and no folder for seqA__2)
@@ -93,7 +80,7 @@ EXPORTED = {("seqA", 1, 4), ("seqA", 1, 10), ("seqA", 4, 1), ("seqA", 0, 6), ("s
 def _export(re10k_raw, tmp_path, capsys) -> tuple[Path, dict]:
     index, _ = _our_index(tmp_path, re10k_raw["timestamps"])
     out = tmp_path / "photonvs"
-    assert _make_index("--export-photonvs", str(index), "--root", str(re10k_raw["root"]), "--out", str(out)) == 0
+    assert make_index("--export-photonvs", str(index), "--root", str(re10k_raw["root"]), "--out", str(out)) == 0
     printed = capsys.readouterr().out
     assert "5 of 11 pairs exported as 4 Photometric-NVS folders" in printed
     return out, json.loads((out / PHOTONVS_PAIRS).read_text())
@@ -170,7 +157,7 @@ def test_their_outputs_become_our_pair_ids_and_are_scored(re10k_raw, tmp_path, c
             if k != "0":
                 written[ids[k]] = arr
     preds = tmp_path / "preds"
-    assert _make_index("--import-photonvs-outputs", str(out), "--out", str(preds)) == 0
+    assert make_index("--import-photonvs-outputs", str(out), "--out", str(preds)) == 0
     printed = capsys.readouterr().out
     assert "4 Photometric-NVS images" in printed and "1 not generated yet" in printed
     assert sorted(p.stem for p in preds.glob("*.png")) == sorted(written)
@@ -179,19 +166,14 @@ def test_their_outputs_become_our_pair_ids_and_are_scored(re10k_raw, tmp_path, c
     # the last one generated, then score with ours: references at 256², predictions by pair id
     missing = mapping["folders"]["seqA__1"]["2"]
     PIL.Image.fromarray(np.zeros((256, 256, 3), np.uint8)).save(out / "seqA__1" / "samples" / "00000000" / "images" / "0002.png")
-    assert _make_index("--import-photonvs-outputs", str(out), "--out", str(preds)) == 0
+    assert make_index("--import-photonvs-outputs", str(out), "--out", str(preds)) == 0
     assert (preds / f"{missing}.png").is_file()
     index = tmp_path / "exported.json"
     pairs = [{"scene": s, "src_index": a, "tgt_index": b, "range": "mid"} for s, a, b in sorted(EXPORTED)]
     save_eval_index({"format": "genwarp-eval-index/1", "dataset": "re10k", "entries": pairs}, index)
-    script = str(REPO / "scripts" / "evaluate.py")
-    base = [script, "data=re10k", f"data.root={re10k_raw['root']}", "data.layout=raw", "data.resolution=256",
-            "depth=gt", "depth.source=none", f"index={index}", f"output_dir={tmp_path / 'eval'}", "metrics=[psnr]",
-            "progress=false", "device=cpu"]
-    monkeypatch.setattr(sys, "argv", [*base, "method=none", "stage=prepare"])
-    runpy.run_path(script, run_name="__main__")
-    monkeypatch.setattr(sys, "argv", [*base, "stage=score", f"predictions={preds}", "name=photometric_nvs"])
-    runpy.run_path(script, run_name="__main__")
+    base = re10k_evaluate_args(re10k_raw["root"], index, tmp_path / "eval", 256)
+    run_evaluate(monkeypatch, *base, "method=none", "stage=prepare")
+    run_evaluate(monkeypatch, *base, "stage=score", f"predictions={preds}", "name=photometric_nvs")
     summary = json.loads((preds / "summary.json").read_text())
     assert summary["all"]["n"] == 5
 
@@ -205,7 +187,7 @@ def test_chunk_layout_exports_the_same_way(re10k_chunks, tmp_path, capsys):
     index = tmp_path / "ours.json"
     save_eval_index({"format": "genwarp-eval-index/1", "dataset": "re10k", "entries": entries}, index)
     out = tmp_path / "photonvs"
-    assert _make_index("--export-photonvs", str(index), "--root", str(re10k_chunks["root"]), "--layout", "chunks",
+    assert make_index("--export-photonvs", str(index), "--root", str(re10k_chunks["root"]), "--layout", "chunks",
                        "--out", str(out)) == 0
     assert "1 of 2 pairs exported" in capsys.readouterr().out
     mapping = json.loads((out / PHOTONVS_PAIRS).read_text())
