@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
+from omegaconf import OmegaConf
 from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
@@ -56,7 +57,9 @@ def _unet_config(cfg: ModelConfig) -> dict[str, Any]:
     unet = preset(cfg.architecture)["unet"]
     if cfg.codec == "pixel":
         unet.update(in_channels=3 * cfg.pixel_factor**2, out_channels=3 * cfg.pixel_factor**2)
-    unet.update(dict(cfg.unet_overrides))
+    # Hydra hands list values (``+model.unet_overrides.up_block_types=[...]``) over as ListConfig,
+    # which the U-Net would keep in its config and the export could not write as JSON.
+    unet.update(OmegaConf.to_container(OmegaConf.create(dict(cfg.unet_overrides)), resolve=True))
     return unet
 
 

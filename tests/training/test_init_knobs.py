@@ -77,3 +77,18 @@ def test_timestep_bias_later_moves_the_draws_up():
     assert float(timestep_probabilities(1000, "earlier", 5.0, 0.5)[:500].sum()) == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="timestep_bias_strategy"):
         timestep_probabilities(1000, "middle")
+
+
+def test_list_valued_unet_overrides_export(tmp_path):
+    """``+model.unet_overrides.up_block_types=[...]`` reaches the U-Nets as a plain list, so the export's
+    config.json can be written (a ListConfig there made ``save_pretrained`` fail after training)."""
+    from genwarp.training.build import make_pipeline
+
+    up = ["UpBlock2D"] * 4
+    # as scripts/train.py hands it over: a DictConfig, not converted to dataclasses
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), TINY_PIXEL,
+                          OmegaConf.from_dotlist([f"unet_overrides.up_block_types=[{','.join(up)}]"]))
+    parts = build_components(cfg)
+    assert list(parts.model.denoiser.config.up_block_types) == up
+    make_pipeline(parts.model, parts.codec, parts.image_encoder).save_pretrained(tmp_path / "export")
+    assert (tmp_path / "export" / "model_index.json").is_file()
