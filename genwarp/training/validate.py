@@ -71,7 +71,7 @@ def config_problems(cfg: Any) -> list[str]:
     # anything not a multiple of 16 cannot pass through; the exact factor is checked once built.
     need(isinstance(d.resolution, int) and d.resolution >= 16 and d.resolution % 16 == 0, "data.resolution",
          d.resolution, "must be a multiple of 16, ≥ 16")
-    need(isinstance(d.min_gap, int) and d.min_gap >= 0, "data.min_gap", d.min_gap, "must be an integer ≥ 0")
+    need(isinstance(d.min_gap, int) and d.min_gap >= 1, "data.min_gap", d.min_gap, "must be an integer ≥ 1")
     need(isinstance(d.max_gap, int) and d.max_gap >= d.min_gap, "data.max_gap", d.max_gap, "must be ≥ data.min_gap")
     need(d.max_gap_final is None or (isinstance(d.max_gap_final, int) and d.max_gap_final >= d.max_gap),
          "data.max_gap_final", d.max_gap_final, "must be ≥ data.max_gap, or null")

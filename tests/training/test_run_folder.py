@@ -102,6 +102,7 @@ def test_depth_keys_no_source_reads_may_differ_on_resume():
     ("trainer.lr_scheduler=cosin", "trainer.lr_scheduler='cosin'"),
     ("trainer.far=0.001", "trainer.far=0.001"),
     ("data.max_gap=1", "data.max_gap=1"),
+    ("data.min_gap=0", "data.min_gap=0"),  # the training stream needs a gap of at least one frame
 ])
 def test_each_bad_config_value_is_named(override, key):
     cfg = OmegaConf.structured(TrainConfig(output_dir="x"))
