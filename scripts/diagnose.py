@@ -64,6 +64,7 @@ def main(argv=None) -> int:
             "sampler": d.sampler_sweep(pipe, batch, settings),
             "attention_flow": d.attention_flow(pipe, batch),
             "source_swap": d.source_swap_sensitivity(pipe, batch),
+            "source_colour": d.source_colour_sensitivity(pipe, batch),
             "condition_scale": d.condition_feature_scale(pipe, batch),
         }
     report["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -77,12 +78,16 @@ def main(argv=None) -> int:
     for r in report["sampler"]:
         md.append(f"| {r['steps']} | {r['guidance']} | {r['psnr']:.2f} | {r['psnr_visible']:.2f} | "
                   f"{r['psnr_invisible']:.2f} | {r['psnr_warp_only']:.2f} | {r['psnr_warp_only_visible']:.2f} |")
-    md += ["", "| reader layer | tokens | source mass | flow accuracy | chance |", "|---|---|---|---|---|"]
+    md += ["", "| reader layer | tokens | source mass | peak weight | flow accuracy | chance |", "|---|---|---|---|---|---|"]
     for r in report["attention_flow"]:
-        md.append(f"| {r['layer']} | {r['grid']}² | {r['source_mass']:.3f} | {r['flow_accuracy']:.3f} | {r['chance']:.3f} |")
-    s, c = report["source_swap"], report["condition_scale"]
+        md.append(f"| {r['layer']} | {r['grid']}² | {r['source_mass']:.3f} | {r['peak_weight']:.3f} | "
+                  f"{r['flow_accuracy']:.3f} | {r['chance']:.3f} |")
+    s, c, k = report["source_swap"], report["condition_scale"], report["source_colour"]
     md += ["", f"Source swap: visible-region change {s['visible_change_rms']:.4f} rms for a source change of "
                f"{s['source_change_rms']:.4f} (relative {s['relative']:.3f}; 0 = the source is ignored).", "",
+           f"Source colours rotated (R→G→B→R): relative change {k['relative']:.3f} (0 = the colours do not come from "
+           f"the source); colourfulness of the visible region {k['chroma_generated']:.4f} generated, "
+           f"{k['chroma_target']:.4f} target (0 = grey).", "",
            f"Condition features: target {c['target_condition_rms']:.3f} rms, source {c['source_condition_rms']:.3f}; "
            f"denoiser conv_in output {c['conv_in_clean_rms']:.3f} (clean latents), {c['conv_in_noise_rms']:.3f} "
            f"(noise); latents mean {c['latent_mean']:.3f}, std {c['latent_std']:.3f}.", ""]

@@ -51,6 +51,7 @@ class AttentionRecord:
     ref_rows: Int[Tensor, " n"]  # which reference (bank row) each item read
     source_mass: Float[Tensor, "n l"]
     argmax: Int[Tensor, "n l"]  # index of the most attended source token
+    peak: Float[Tensor, "n l"] | None = None  # attention on that token (1: a copy of one token; ~1/L: a blur)
     query_maps: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict)  # query -> (src (n, lr), tgt (n, l))
 
     @property
@@ -129,7 +130,7 @@ class RecordingReaderProcessor(ReferenceReaderProcessor):
         if attn.norm_k is not None:
             k = attn.norm_k(k)
         grid = token_grid(lq, *(self.recorder.image_size or (1, 1))) if self.recorder.query_points else None
-        mass, arg = [], []
+        mass, arg, peak = [], [], []
         maps: dict[int, list[Tensor]] = {}
         q_tokens = self._query_tokens(grid) if grid else []
         for start in range(0, lq, self.recorder.chunk):
@@ -137,14 +138,16 @@ class RecordingReaderProcessor(ReferenceReaderProcessor):
             probs = torch.softmax(qc @ k.float().transpose(-1, -2) * attn.scale, dim=-1).mean(dim=1)  # (n, c, 2l)
             src = probs[..., lq:]
             mass.append(src.sum(-1))
-            arg.append(src.argmax(-1))
+            top = src.max(-1)
+            arg.append(top.indices)
+            peak.append(top.values)
             for qi, tok in enumerate(q_tokens):
                 if start <= tok < start + qc.shape[2]:
                     maps[qi] = [src[:, tok - start].cpu(), probs[:, tok - start, :lq].cpu()]
         self.recorder.records.append(AttentionRecord(
             layer=self.name, step=step, items=sel.cpu(), ref_rows=rows.cpu(),
             source_mass=torch.cat(mass, dim=1).cpu(), argmax=torch.cat(arg, dim=1).cpu(),
-            query_maps={i: (m[0], m[1]) for i, m in maps.items()}))
+            peak=torch.cat(peak, dim=1).cpu(), query_maps={i: (m[0], m[1]) for i, m in maps.items()}))
 
     def _query_tokens(self, grid: tuple[int, int]) -> list[int]:
         h, w = grid

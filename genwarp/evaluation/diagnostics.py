@@ -11,6 +11,9 @@ Each function measures one thing on a collated batch of pairs (:func:`load_valid
 * :func:`source_swap_sensitivity` — how much the generated view changes when each pair gets
   another pair's source image (cameras, depth and noise unchanged): ~0 means the reference is
   ignored;
+* :func:`source_colour_sensitivity` — the same with the source's colour channels rotated (R→G→B→R:
+  luminance kept, colour changed), and the generated views' colour (chroma) next to the targets':
+  a model that copies its source follows the rotation; one that paints grey from the geometry does not;
 * :func:`condition_feature_scale` — rms of the condition encoder's output next to the rms of the
   denoiser's ``conv_in`` output: a coordinate code far fainter than the content it is added to
   cannot steer attention.
@@ -29,7 +32,8 @@ from genwarp.evaluation.attention import AttentionRecorder, record_attention
 from genwarp.geometry import build_conditions, relative_transform
 from genwarp.models.codecs import encode_images
 
-__all__ = ["attention_flow", "condition_feature_scale", "sampler_sweep", "source_swap_sensitivity"]
+__all__ = ["attention_flow", "condition_feature_scale", "sampler_sweep", "source_colour_sensitivity",
+           "source_swap_sensitivity"]
 
 
 def _call(pipe, batch: dict[str, Any], *, steps: int, guidance: float, seed: int = 0, src_image=None):
@@ -83,6 +87,7 @@ def attention_flow(pipe, batch: dict[str, Any], min_grid: int = 8) -> list[dict]
         arg = r.argmax
         near = ((arg % grid - true % grid).abs() <= 1) & ((arg // grid - true // grid).abs() <= 1)
         rows.append({"layer": r.layer, "grid": grid, "source_mass": float(r.source_mass[visible].mean()),
+                     "peak_weight": float(r.peak[visible].mean()),
                      "flow_accuracy": float(near[visible].float().mean()), "chance": 9.0 / r.num_tokens})
     return rows
 
@@ -101,6 +106,32 @@ def source_swap_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guidanc
     source_change = ((src - src.roll(1, 0)) ** 2).mean()
     return {"visible_change_rms": float(change.sqrt()), "source_change_rms": float(source_change.sqrt()),
             "relative": float((change / source_change).sqrt())}
+
+
+def _chroma(images: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean absolute deviation of each pixel's channels from their mean, over ``mask``."""
+    dev = (images - images.mean(dim=1, keepdim=True)).abs().mean(dim=1, keepdim=True)
+    return float((dev * mask).sum() / mask.sum().clamp(min=1))
+
+
+@torch.no_grad()
+def source_colour_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guidance: float = 1.0) -> dict[str, float]:
+    """Does the generated view take its colours from the source?
+
+    ``relative``: rms change of the visible region when the source's channels are rotated (R→G→B→R),
+    relative to the change of the source itself (1 ≈ the colours follow the source, 0 = ignored);
+    ``chroma_generated`` / ``chroma_target``: the views' colourfulness on the visible region (the
+    mean absolute deviation of a pixel's channels from their mean; grey = 0).
+    """
+    src = batch["src_image"]
+    rotated = src[:, [2, 0, 1]]
+    out = _call(pipe, batch, steps=steps, guidance=guidance)
+    vis = (out.visibility > 0.5).float()
+    moved = _call(pipe, batch, steps=steps, guidance=guidance, src_image=rotated).images
+    change = ((out.images - moved) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
+    source_change = ((src - rotated) ** 2).mean()
+    return {"relative": float((change / source_change).sqrt()), "chroma_generated": _chroma(out.images, vis),
+            "chroma_target": _chroma(batch["tgt_image"].to(out.images), vis)}
 
 
 @torch.no_grad()

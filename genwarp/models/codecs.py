@@ -17,18 +17,50 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
+COLOUR_BASES = ("rgb", "opponent")
+
+
+def opponent_basis(chroma_gain: float = 1.0) -> Float[Tensor, "3 3"]:
+    """Rows: luminance ``(R+G+B)/√3`` and the chroma axes ``(R−G)/√2``, ``(R+G−2B)/√6``, the chroma
+    rows times ``chroma_gain`` (orthonormal for gain 1, so inverted by its transpose divided back)."""
+    basis = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
+    basis = basis / basis.norm(dim=1, keepdim=True)
+    basis[1:] *= chroma_gain
+    return basis
+
+
 class PixelUnshuffleCodec(ModelMixin, ConfigMixin):
-    """Lossless codec: ``[0,1]`` images → ``2x − 1`` → pixel-unshuffle by ``factor``.
+    """Lossless codec: ``[0,1]`` images → ``2x − 1`` → colour basis → pixel-unshuffle by ``factor``.
 
     Latents have ``3 · factor²`` channels at ``1/factor`` resolution (192 channels at 1/8 for the
     default factor 8). No parameters: saving/loading only stores the config.
+
+    Args:
+        factor: unshuffle factor.
+        colour_basis: ``rgb`` (the channels as they are) or ``opponent`` (luminance and two chroma
+            axes, see :func:`opponent_basis`). Why: in RGB, colour is a small part of every channel
+            (on the synthetic rooms the chroma axes have half the luminance's std and the mean a
+            large offset), so a from-scratch model learns to copy luminance long before colour;
+            the opponent basis with ``chroma_gain`` ≈ 2 gives the three axes one scale, for the
+            network's inputs and for the loss alike (the SD VAE's latents are near-whitened too).
+        chroma_gain: scale of the two chroma axes (``opponent`` only).
+        luminance_offset: subtracted from the luminance axis (``opponent`` only), to centre it on
+            the data's mean (``2x − 1`` of dark images is far below 0).
     """
 
     @register_to_config
-    def __init__(self, factor: int = 8):
+    def __init__(self, factor: int = 8, colour_basis: str = "rgb", chroma_gain: float = 1.0,
+                 luminance_offset: float = 0.0):
         super().__init__()
         if factor < 1:
             raise ValueError(f"factor must be a positive integer, got {factor}")
+        if colour_basis not in COLOUR_BASES:
+            raise ValueError(f"colour_basis must be one of {COLOUR_BASES}, got {colour_basis!r}")
+        if colour_basis == "rgb" and (chroma_gain != 1.0 or luminance_offset != 0.0):
+            raise ValueError(f"chroma_gain={chroma_gain} and luminance_offset={luminance_offset} apply to "
+                             "colour_basis='opponent' only")
+        if not chroma_gain > 0:
+            raise ValueError(f"chroma_gain must be > 0, got {chroma_gain}")
         # An empty buffer: gives diffusers' ModelMixin a device/dtype to report and save_pretrained a
         # weights file to write (from_pretrained expects one even for a parameter-free model).
         self.register_buffer("anchor", torch.zeros(0))
@@ -37,11 +69,23 @@ class PixelUnshuffleCodec(ModelMixin, ConfigMixin):
     def latent_channels(self) -> int:
         return 3 * self.config.factor**2
 
+    def _basis(self, like: Tensor) -> Tensor:
+        return opponent_basis(self.config.chroma_gain).to(like.device, like.dtype)
+
     def encode(self, images: Float[Tensor, "b 3 h w"]) -> Float[Tensor, "b c h/f w/f"]:
-        return F.pixel_unshuffle(images * 2.0 - 1.0, self.config.factor)
+        x = images * 2.0 - 1.0
+        if self.config.colour_basis == "opponent":
+            x = torch.einsum("oc,bchw->bohw", self._basis(x), x)
+            x = x - x.new_tensor([self.config.luminance_offset, 0.0, 0.0]).view(1, 3, 1, 1)
+        return F.pixel_unshuffle(x, self.config.factor)
 
     def decode(self, latents: Float[Tensor, "b c h w"]) -> Float[Tensor, "b 3 H W"]:
-        return (F.pixel_shuffle(latents, self.config.factor) / 2.0 + 0.5).clamp(0.0, 1.0)
+        x = F.pixel_shuffle(latents, self.config.factor)
+        if self.config.colour_basis == "opponent":
+            x = x + x.new_tensor([self.config.luminance_offset, 0.0, 0.0]).view(1, 3, 1, 1)
+            inverse = torch.linalg.inv(self._basis(x).float()).to(x.dtype)  # (rgb, opponent)
+            x = torch.einsum("co,bohw->bchw", inverse, x)
+        return (x / 2.0 + 0.5).clamp(0.0, 1.0)
 
 
 Codec = AutoencoderKL | PixelUnshuffleCodec
@@ -88,6 +132,7 @@ def decode_latents(codec: nn.Module, latents: Float[Tensor, "b c hl wl"], scale:
 
 
 __all__ = [
+    "COLOUR_BASES",
     "Codec",
     "PixelUnshuffleCodec",
     "codec_downsampling_factor",
@@ -95,4 +140,5 @@ __all__ = [
     "decode_latents",
     "default_latent_scale",
     "encode_images",
+    "opponent_basis",
 ]

@@ -169,7 +169,11 @@ MODEL_INITS: dict[str, Callable[[ModelConfig], GenWarpModel] | None] = {
 def build_codec(cfg: ModelConfig) -> nn.Module:
     if cfg.codec == "pixel":
         _condition_stages(cfg)  # validates the factor
-        return PixelUnshuffleCodec(cfg.pixel_factor)
+        return PixelUnshuffleCodec(cfg.pixel_factor, colour_basis=cfg.pixel_colour_basis,
+                                   chroma_gain=cfg.pixel_chroma_gain, luminance_offset=cfg.pixel_luminance_offset)
+    if cfg.pixel_colour_basis != "rgb" or cfg.pixel_chroma_gain != 1.0 or cfg.pixel_luminance_offset != 0.0:
+        raise ValueError("model.pixel_colour_basis / pixel_chroma_gain / pixel_luminance_offset set the pixel codec: "
+                         "they need model.codec=pixel")
     if cfg.codec != "vae":
         raise ValueError(f"model.codec must be 'vae' or 'pixel', got {cfg.codec!r}")
     if cfg.vae:

@@ -32,6 +32,11 @@ class ModelConfig:
     unet_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {block_out_channels: [...]}
     codec: str = "vae"  # vae | pixel
     pixel_factor: int = 8  # pixel codec: unshuffle factor (latents 3·f² channels at 1/f resolution)
+    # Pixel codec: ``rgb`` or ``opponent`` (luminance + two chroma axes, the chroma times
+    # ``pixel_chroma_gain``, the luminance less ``pixel_luminance_offset``): see PixelUnshuffleCodec.
+    pixel_colour_basis: str = "rgb"
+    pixel_chroma_gain: float = 1.0
+    pixel_luminance_offset: float = 0.0
     vae: str | None = None  # dir / hub id of an AutoencoderKL; None: random of the architecture
     vae_subfolder: str | None = None
     image_prompt: str = "clip"  # clip | none

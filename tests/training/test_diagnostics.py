@@ -31,12 +31,24 @@ def test_a_model_without_reference_attention_ignores_its_source():
     assert without["relative"] == 0.0 and with_ref["relative"] > 0.0
 
 
+def test_source_colour_sensitivity_is_zero_without_the_reference():
+    batch = _batch()
+    pipe = random_pipeline(codec="pixel", image_prompt="none", seed=0)
+    pipe.set_progress_bar_config(disable=True)
+    with_ref = diagnostics.source_colour_sensitivity(pipe, batch)
+    pipe.model.register_to_config(reference_attention=False)
+    without = diagnostics.source_colour_sensitivity(pipe, batch)
+    assert without["relative"] == 0.0 and with_ref["relative"] > 0.0
+    assert with_ref["chroma_target"] > 0.01 and with_ref["chroma_generated"] >= 0.0
+
+
 def test_attention_flow_and_condition_scale_report_every_layer():
     batch = _batch()
     pipe = random_pipeline(codec="pixel", image_prompt="none", seed=0)
     pipe.set_progress_bar_config(disable=True)
     flow = diagnostics.attention_flow(pipe, batch, min_grid=4)
     assert flow and all(0.0 <= r["flow_accuracy"] <= 1.0 and 0.0 < r["source_mass"] < 1.0 for r in flow)
+    assert all(r["source_mass"] / r["grid"] ** 2 <= r["peak_weight"] <= r["source_mass"] for r in flow)
     scale = diagnostics.condition_feature_scale(pipe, batch)
     assert scale["target_condition_rms"] > 0 and scale["conv_in_noise_rms"] > 0
 
