@@ -88,6 +88,11 @@ class DataConfig:
     min_gap: int = 2
     max_gap: int = 12
     max_gap_final: int | None = None  # widen the gap window linearly up to this over training
+    # Training only: one random colour change per pair, on source and target alike — per-channel
+    # log-normal gains of σ ``pair_colour_gain`` and, with ``pair_channel_permute``, a random channel
+    # order — so the colours can only be read from the source (docs/learning.md 8). 0 / false: off.
+    pair_colour_gain: float = 0.0
+    pair_channel_permute: bool = False
     pairs_per_scene: int = 4  # consecutive training items drawn from one scene
     overfit_pairs: int = 0  # > 0: train on the first N items of the stream only (debug/overfit)
     num_workers: int = 0

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset, Sampler
 
 from genwarp.data import DataError, PairDataset, SyntheticScenesDataset, stable_seed
@@ -36,6 +37,11 @@ class TrainPairs(Dataset):
         max_attempts: scenes/pairs tried for one item before giving up (missing or corrupt data
             is skipped and counted).
         limit: if > 0, item ``i`` is item ``i mod limit`` (overfitting a few fixed pairs).
+        colour_gain: σ of a log-normal per-channel gain drawn per item and applied to its source and
+            target alike (0: off). With ``channel_permute`` (a random channel order per item, the
+            same for both views) the pair's colours can only be known from its source: a model
+            cannot paint them from scene statistics, so it must learn to read them (docs/learning.md 8).
+        channel_permute: see ``colour_gain``.
     """
 
     def __init__(
@@ -50,6 +56,8 @@ class TrainPairs(Dataset):
         pairs_per_scene: int = 4,
         max_attempts: int = 16,
         limit: int = 0,
+        colour_gain: float = 0.0,
+        channel_permute: bool = False,
     ):
         if min_gap < 1 or max_gap < min_gap:
             raise ValueError(f"need 1 <= min_gap <= max_gap, got min_gap={min_gap}, max_gap={max_gap}")
@@ -61,6 +69,9 @@ class TrainPairs(Dataset):
         self.pairs_per_scene = max(1, int(pairs_per_scene))
         self.max_attempts = int(max_attempts)
         self.limit = max(0, int(limit))
+        if not colour_gain >= 0:
+            raise ValueError(f"colour_gain must be >= 0, got {colour_gain}")
+        self.colour_gain, self.channel_permute = float(colour_gain), bool(channel_permute)
         self.infinite = isinstance(dataset, SyntheticScenesDataset) and dataset.split == "train"
         self._groups: list[list[str]] | None = None
         self._orders: OrderedDict[int, list[str]] = OrderedDict()
@@ -129,7 +140,7 @@ class TrainPairs(Dataset):
                 pairs = sample_gap_pairs(self.dataset.frame_ids(scene), lo, hi, 1, True, rng)
                 if not pairs:
                     raise DataError(f"scene {scene!r} has no frame pair with a gap in [{lo}, {hi}]")
-                return self.dataset.get_pair(scene, *pairs[0])
+                return self._recolour(self.dataset.get_pair(scene, *pairs[0]), rng)
             except DataError as err:
                 last_error = err
                 self.skipped += 1
@@ -137,6 +148,18 @@ class TrainPairs(Dataset):
                     warnings.warn(f"training data: skipped {self.skipped} unusable pairs so far (last: {err})",
                                   stacklevel=2)
         raise RuntimeError(f"no usable training pair for item {index} after {self.max_attempts} attempts: {last_error}")
+
+    def _recolour(self, item: dict, rng: np.random.Generator) -> dict:
+        """The same random colour change on both views of a pair (see ``colour_gain``)."""
+        if not self.colour_gain and not self.channel_permute:
+            return item
+        order = rng.permutation(3) if self.channel_permute else np.arange(3)
+        gain = np.exp(rng.normal(0.0, self.colour_gain, 3)) if self.colour_gain else np.ones(3)
+        gain_t = torch.tensor(gain, dtype=torch.float32).view(3, 1, 1)
+        out = dict(item)
+        for key in ("src_image", "tgt_image"):
+            out[key] = (item[key][torch.as_tensor(order)] * gain_t.to(item[key].dtype)).clamp(0.0, 1.0)
+        return out
 
 
 class ResumableBatchSampler(Sampler[list[int]]):

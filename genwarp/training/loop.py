@@ -120,7 +120,8 @@ def make_loader(cfg: TrainConfig, accelerator: Accelerator, start_microbatch: in
     widen = cfg.trainer.max_steps * cfg.trainer.batch_size * cfg.trainer.gradient_accumulation_steps * accelerator.num_processes
     pairs = TrainPairs(dataset, seed=cfg.trainer.seed, min_gap=cfg.data.min_gap, max_gap=cfg.data.max_gap,
                        max_gap_final=cfg.data.max_gap_final, widen_items=widen if cfg.data.max_gap_final else 0,
-                       pairs_per_scene=cfg.data.pairs_per_scene, limit=cfg.data.overfit_pairs)
+                       pairs_per_scene=cfg.data.pairs_per_scene, limit=cfg.data.overfit_pairs,
+                       colour_gain=cfg.data.pair_colour_gain, channel_permute=cfg.data.pair_channel_permute)
     sampler = ResumableBatchSampler(cfg.trainer.batch_size, start=start_microbatch, rank=accelerator.process_index,
                                     world_size=accelerator.num_processes)
     loader = DataLoader(pairs, batch_sampler=sampler, num_workers=cfg.data.num_workers,

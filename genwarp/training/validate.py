@@ -75,6 +75,8 @@ def config_problems(cfg: Any) -> list[str]:
     need(isinstance(d.max_gap, int) and d.max_gap >= d.min_gap, "data.max_gap", d.max_gap, "must be ≥ data.min_gap")
     need(d.max_gap_final is None or (isinstance(d.max_gap_final, int) and d.max_gap_final >= d.max_gap),
          "data.max_gap_final", d.max_gap_final, "must be ≥ data.max_gap, or null")
+    need(_finite(d.pair_colour_gain) and d.pair_colour_gain >= 0, "data.pair_colour_gain", d.pair_colour_gain,
+         "must be ≥ 0 (0: off)")
     for key in ("pairs_per_scene",):
         v = getattr(d, key)
         need(isinstance(v, int) and v >= 1, f"data.{key}", v, "must be an integer ≥ 1")

@@ -58,3 +58,39 @@ def test_batch_sampler_ranks_interleave_and_resume_mid_stream():
 def test_overfit_limit_repeats_the_first_items():
     pairs = TrainPairs(SyntheticScenesDataset("train", 32), seed=0, limit=3)
     assert _key(pairs[4]) == _key(pairs[1])
+
+
+def _same_recolouring(raw: torch.Tensor, aug: torch.Tensor, unclamped: torch.Tensor):
+    """(order, gains) with aug[c] = raw[order[c]] · gain[c] on ``unclamped`` pixels, or None."""
+    for order in itertools.permutations(range(3)):
+        gains = []
+        for c, o in enumerate(order):
+            ok = unclamped[c] & (raw[o] > 0.05)
+            ratio = aug[c][ok] / raw[o][ok]
+            if not ok.any() or (ratio.max() - ratio.min()) > 1e-4 * ratio.mean():
+                break
+            gains.append(float(ratio.mean()))
+        else:
+            return order, gains
+    return None
+
+
+def test_pair_colour_augmentation_changes_both_views_alike_and_keeps_the_pair():
+    plain = TrainPairs(SyntheticScenesDataset("train", 32), seed=3, min_gap=2, max_gap=6)
+    off = TrainPairs(SyntheticScenesDataset("train", 32), seed=3, min_gap=2, max_gap=6, colour_gain=0.0)
+    aug = TrainPairs(SyntheticScenesDataset("train", 32), seed=3, min_gap=2, max_gap=6, colour_gain=0.3,
+                     channel_permute=True)
+    assert torch.equal(off[4]["src_image"], plain[4]["src_image"])
+    changed_order = 0
+    for i in range(8):
+        raw, item = plain[i], aug[i]
+        assert _key(item) == _key(raw)  # the same pair, only recoloured
+        assert torch.equal(item["tgt_image"], aug[i]["tgt_image"])  # deterministic
+        found = []
+        for key in ("src_image", "tgt_image"):
+            unclamped = (item[key] > 0) & (item[key] < 1)
+            found.append(_same_recolouring(raw[key], item[key], unclamped))
+        assert found[0] is not None and found[1] is not None
+        assert found[0][0] == found[1][0] and all(abs(a - b) < 1e-3 for a, b in zip(found[0][1], found[1][1]))
+        changed_order += found[0][0] != (0, 1, 2)
+    assert changed_order >= 3  # most of the 8 items got another channel order
