@@ -87,7 +87,8 @@ def main(argv=None) -> int:
                f"{s['source_change_rms']:.4f} (relative {s['relative']:.3f}; 0 = the source is ignored).", "",
            f"Source colours rotated (R→G→B→R): relative change {k['relative']:.3f} (0 = the colours do not come from "
            f"the source); colourfulness of the visible region {k['chroma_generated']:.4f} generated, "
-           f"{k['chroma_target']:.4f} target (0 = grey).", "",
+           f"{k['chroma_target']:.4f} target (0 = grey); the targets' own grey versions score "
+           f"{k['psnr_grey_target']:.2f} dB PSNR.", "",
            f"Condition features: target {c['target_condition_rms']:.3f} rms, source {c['source_condition_rms']:.3f}; "
            f"denoiser conv_in output {c['conv_in_clean_rms']:.3f} (clean latents), {c['conv_in_noise_rms']:.3f} "
            f"(noise); latents mean {c['latent_mean']:.3f}, std {c['latent_std']:.3f}.", ""]

@@ -121,8 +121,11 @@ def source_colour_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guida
     ``relative``: rms change of the visible region when the source's channels are rotated (R→G→B→R),
     relative to the change of the source itself (1 ≈ the colours follow the source, 0 = ignored);
     ``chroma_generated`` / ``chroma_target``: the views' colourfulness on the visible region (the
-    mean absolute deviation of a pixel's channels from their mean; grey = 0).
+    mean absolute deviation of a pixel's channels from their mean; grey = 0); ``psnr_grey_target``:
+    the PSNR of the targets' own grey versions (the best a model that paints no colour can score).
     """
+    from genwarp.evaluation.metrics import psnr
+
     src = batch["src_image"]
     rotated = src[:, [2, 0, 1]]
     out = _call(pipe, batch, steps=steps, guidance=guidance)
@@ -130,8 +133,10 @@ def source_colour_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guida
     moved = _call(pipe, batch, steps=steps, guidance=guidance, src_image=rotated).images
     change = ((out.images - moved) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
     source_change = ((src - rotated) ** 2).mean()
+    tgt = batch["tgt_image"].to(out.images)
+    grey = tgt.mean(dim=1, keepdim=True).expand_as(tgt)
     return {"relative": float((change / source_change).sqrt()), "chroma_generated": _chroma(out.images, vis),
-            "chroma_target": _chroma(batch["tgt_image"].to(out.images), vis)}
+            "chroma_target": _chroma(tgt, vis), "psnr_grey_target": float(psnr(grey, tgt).mean())}
 
 
 @torch.no_grad()

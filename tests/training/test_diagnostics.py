@@ -40,6 +40,7 @@ def test_source_colour_sensitivity_is_zero_without_the_reference():
     without = diagnostics.source_colour_sensitivity(pipe, batch)
     assert without["relative"] == 0.0 and with_ref["relative"] > 0.0
     assert with_ref["chroma_target"] > 0.01 and with_ref["chroma_generated"] >= 0.0
+    assert 10.0 < with_ref["psnr_grey_target"] < 60.0
 
 
 def test_attention_flow_and_condition_scale_report_every_layer():
