@@ -16,7 +16,6 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-
 COLOUR_BASES = ("rgb", "opponent")
 
 

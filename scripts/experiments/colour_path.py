@@ -60,15 +60,14 @@ def grid_colourfulness(run: Path) -> int:
     if not grids:
         print(f"no validation grids in {run / 'val'}")
         return 2
+    def colourfulness(grid: np.ndarray, col: int) -> float:
+        width = grid.shape[1] // len(GRID_COLUMNS)
+        x = grid[:, col * width:(col + 1) * width]
+        return float(np.abs(x - x.mean(axis=2, keepdims=True)).mean())
+
     for path in grids:
-        a = np.asarray(Image.open(path).convert("RGB")).astype(np.float64) / 255.0
-        width = a.shape[1] // len(GRID_COLUMNS)
-
-        def colourfulness(col: int) -> float:
-            x = a[:, col * width:(col + 1) * width]
-            return float(np.abs(x - x.mean(axis=2, keepdims=True)).mean())
-
-        print(f"{path.name}: generated {colourfulness(gen_col):.4f}, target {colourfulness(tgt_col):.4f}")
+        grid = np.asarray(Image.open(path).convert("RGB")).astype(np.float64) / 255.0
+        print(f"{path.name}: generated {colourfulness(grid, gen_col):.4f}, target {colourfulness(grid, tgt_col):.4f}")
     return 0
 
 

@@ -6,7 +6,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genwarp.models.codecs import PixelUnshuffleCodec, decode_latents, encode_images, opponent_basis
+from genwarp.models.codecs import (
+    PixelUnshuffleCodec,
+    decode_latents,
+    encode_images,
+    opponent_basis,
+)
 from genwarp.training.build import build_codec
 from genwarp.training.config import ModelConfig
 
@@ -41,12 +46,12 @@ def test_rgb_refuses_opponent_settings_and_the_config_reaches_the_codec():
         PixelUnshuffleCodec(2, chroma_gain=2.0)
     with pytest.raises(ValueError, match="colour_basis"):
         PixelUnshuffleCodec(2, colour_basis="lab")
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), dict(
-        codec="pixel", pixel_factor=2, pixel_colour_basis="opponent", pixel_chroma_gain=2.0,
-        pixel_luminance_offset=-0.76)))
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), {
+        "codec": "pixel", "pixel_factor": 2, "pixel_colour_basis": "opponent", "pixel_chroma_gain": 2.0,
+        "pixel_luminance_offset": -0.76}))
     codec = build_codec(cfg)
     assert (codec.config.colour_basis, codec.config.chroma_gain, codec.config.luminance_offset) == ("opponent", 2.0, -0.76)
-    vae_cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), dict(pixel_chroma_gain=2.0)))
+    vae_cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), {"pixel_chroma_gain": 2.0}))
     with pytest.raises(ValueError, match="model.codec=pixel"):
         build_codec(vae_cfg)
 
