@@ -143,29 +143,44 @@ class GenWarpModel(ModelMixin, ConfigMixin):
                 "preserver and denoiser transformer blocks must pair by module path; unpaired: "
                 f"{sorted(set(writers) ^ set(readers))}"
             )
-        self._preserver_unused = self._unused_preserver_prefixes(writers)
+        self._preserver_unused = self._unused_preserver_prefixes(writers, self.preserver)
         for name, param in self.preserver.named_parameters():
             if name.startswith(self._preserver_unused) or not reference_attention:
                 param.requires_grad_(False)
 
     @staticmethod
-    def _unused_preserver_prefixes(writers: list[str]) -> tuple[str, ...]:
+    def _unused_preserver_prefixes(writers: list[str], preserver: UNet2DConditionModel) -> tuple[str, ...]:
         """Preserver parameters that cannot influence any banked feature.
 
         Only the ``norm1`` outputs are banked, so everything the preserver computes after the
-        ``norm1`` of its last-executed transformer block is dead: that block's attentions,
-        norms 2/3 and feed-forward, its Transformer2D's ``proj_out`` and the output head. They get
-        no gradient, so they are frozen (DDP would otherwise stop on unused parameters).
-        U-Nets run down, mid, then up blocks (registration order is down, up, mid).
+        ``norm1`` of its last-executed transformer block is dead: that block's attentions, norms 2/3
+        and feed-forward, its Transformer2D's ``proj_out``, what follows that Transformer2D in its
+        U-Net block (later resnets, the resampler), every later block and the output head. They
+        get no gradient, so they are frozen (DDP would otherwise stop on unused parameters). U-Nets
+        run down, mid, then up blocks (registration order is down, up, mid); in every block,
+        ``resnets[i]`` runs before ``attentions[i]`` (the mid block: ``resnets[i + 1]`` after it).
         """
         rank = {"down_blocks": 0, "mid_block": 1, "up_blocks": 2}
-        ordered = sorted(writers, key=lambda n: rank.get(n.split(".")[0], 3))  # stable within a level
+
+        def order(name: str) -> tuple[int, int]:
+            head = name.split(".")
+            return rank.get(head[0], 3), int(head[1]) if head[0] != "mid_block" else 0
+
+        ordered = sorted(writers, key=order)  # stable within a block: registration order
         if not ordered:
             return PRESERVER_UNUSED_PREFIXES
         last = ordered[-1]
-        parent = last.rsplit(".transformer_blocks.", 1)[0]
+        parent = last.rsplit(".transformer_blocks.", 1)[0]  # e.g. up_blocks.3.attentions.2
+        block, index = parent.rsplit(".attentions.", 1)  # e.g. up_blocks.3, 2
         tail = tuple(f"{last}.{m}." for m in ("attn1", "norm2", "attn2", "norm3", "ff"))
-        return PRESERVER_UNUSED_PREFIXES + tail + (f"{parent}.proj_out.",)
+        module = preserver.get_submodule(block)
+        after = [f"{block}.resnets.{i}." for i in range(int(index) + 1, len(getattr(module, "resnets", [])))]
+        after += [f"{block}.{name}." for name in ("downsamplers", "upsamplers") if getattr(module, name, None)]
+        here = order(last)
+        later = [f"down_blocks.{i}." for i in range(len(preserver.down_blocks)) if (0, i) > here]
+        later += ["mid_block."] if preserver.mid_block is not None and (1, 0) > here else []
+        later += [f"up_blocks.{i}." for i in range(len(preserver.up_blocks)) if (2, i) > here]
+        return PRESERVER_UNUSED_PREFIXES + tail + (f"{parent}.proj_out.", *after, *later)
 
     def preserver_unused_prefixes(self) -> tuple[str, ...]:
         """Parameter-name prefixes (within ``preserver``) that never receive gradients."""

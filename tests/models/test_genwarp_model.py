@@ -99,19 +99,36 @@ def test_condition_dropout_item_equals_no_reference_and_zero_prompt():
     assert not torch.allclose(kept[1], plain[1], atol=1e-3)
 
 
-def test_exactly_the_preserver_parameters_without_gradient_are_frozen():
-    model = random_model(seed=9)
+UP_WITHOUT_ATTENTION = ["UpBlock2D"] * 4  # the main job's layout: reader attention in down and mid blocks only
+
+
+@pytest.mark.parametrize("layout", ["sd", "up_without_attention"])
+def test_exactly_the_preserver_parameters_without_gradient_are_frozen(layout):
+    over = {} if layout == "sd" else {"up_block_types": UP_WITHOUT_ATTENTION}
+
+    def build():
+        if not over:
+            return random_model(seed=9)
+        torch.manual_seed(9)
+        return randomize_weights(GenWarpModel(unet=dict(TINY_UNET, **over)), 9)
+
+    model = build()
     for p in model.parameters():
         p.requires_grad_(True)
     x, t, ref, cs, ct, p = _inputs()
     model(x, t, ref, cs, ct, p).square().mean().backward()
     no_grad = {n for n, q in model.named_parameters() if q.grad is None or not q.grad.abs().sum()}
-    frozen = {n for n, q in random_model(seed=9).named_parameters() if not q.requires_grad}
+    frozen = {n for n, q in build().named_parameters() if not q.requires_grad}
     assert no_grad == frozen
     assert "preserver.conv_out.weight" in frozen
-    assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.ff.net.2.weight" in frozen
-    assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.norm1.weight" not in frozen
     assert not any(n.startswith("denoiser.") for n in frozen)
+    if layout == "sd":
+        assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.ff.net.2.weight" in frozen
+        assert "preserver.up_blocks.3.attentions.2.transformer_blocks.0.norm1.weight" not in frozen
+    else:  # the last banked layer is the mid block's: its second resnet and all up blocks are dead
+        assert "preserver.mid_block.resnets.1.conv1.weight" in frozen
+        assert "preserver.up_blocks.0.resnets.0.conv1.weight" in frozen
+        assert "preserver.mid_block.attentions.0.transformer_blocks.0.norm1.weight" not in frozen
 
 
 def test_an_all_dropped_batch_still_gives_the_preserver_zero_gradients():
