@@ -15,7 +15,7 @@ wall time) and the README section "What learns on a laptop":
 * **Table 4**: attention mass on source tokens over visible vs invisible target tokens.
 * **Fig. 13**: error against the invisible-region ratio, per method.
 
-    python scripts/paper/miniature.py                       # ~1 h on 2 cores with --jobs 2
+    python scripts/paper/miniature.py                       # ~30 min on 2 cores with --jobs 2
     python scripts/paper/miniature.py --steps 2 --limit 4 --out /tmp/m --runs /tmp/m_runs --readme none
 
 Resumable: a model whose export exists is not retrained, a training that stopped resumes from its
