@@ -21,7 +21,7 @@ COLOUR_BASES = ("rgb", "opponent")
 
 def opponent_basis(chroma_gain: float = 1.0) -> Float[Tensor, "3 3"]:
     """Rows: luminance ``(R+G+B)/√3`` and the chroma axes ``(R−G)/√2``, ``(R+G−2B)/√6``, the chroma
-    rows times ``chroma_gain`` (orthonormal for gain 1, so inverted by its transpose divided back)."""
+    rows times ``chroma_gain`` (orthonormal for gain 1)."""
     basis = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
     basis = basis / basis.norm(dim=1, keepdim=True)
     basis[1:] *= chroma_gain
@@ -37,12 +37,12 @@ class PixelUnshuffleCodec(ModelMixin, ConfigMixin):
     Args:
         factor: unshuffle factor.
         colour_basis: ``rgb`` (the channels as they are) or ``opponent`` (luminance and two chroma
-            axes, see :func:`opponent_basis`). Why: in RGB, colour is a small part of every channel
-            (on the synthetic rooms the chroma axes have half the luminance's std and the mean a
-            large offset), so a from-scratch model learns to copy luminance long before colour;
-            the opponent basis with ``chroma_gain`` ≈ 2 gives the three axes one scale, for the
-            network's inputs and for the loss alike (the SD VAE's latents are near-whitened too).
-        chroma_gain: scale of the two chroma axes (``opponent`` only).
+            axes, see :func:`opponent_basis`), which separates colour from brightness for the
+            network's inputs and its loss. On the synthetic rooms the chroma axes have half the
+            luminance's std, and ``2x − 1`` has a large mean. The main job uses ``opponent`` with the
+            luminance centred (docs/learning.md 8: a small gain over ``rgb``).
+        chroma_gain: scale of the two chroma axes (``opponent`` only). 2 gives the rooms' three axes
+            one std, but trained unstably in docs/learning.md 8 (run E9).
         luminance_offset: subtracted from the luminance axis (``opponent`` only), to centre it on
             the data's mean (``2x − 1`` of dark images is far below 0).
     """
