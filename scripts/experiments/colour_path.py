@@ -60,6 +60,7 @@ def grid_colourfulness(run: Path) -> int:
     if not grids:
         print(f"no validation grids in {run / 'val'}")
         return 2
+
     def colourfulness(grid: np.ndarray, col: int) -> float:
         width = grid.shape[1] // len(GRID_COLUMNS)
         x = grid[:, col * width:(col + 1) * width]
