@@ -29,7 +29,6 @@ GenWarp reads are refused by :func:`inpaint_baseline_problems`.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -39,15 +38,13 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from omegaconf import OmegaConf
 from torch.nn import functional as F
-from torch.utils.data import default_collate
 from tqdm.auto import tqdm
 
 from genwarp.data import stable_seed
-from genwarp.training.checkpoint import load_training_state, read_state, resolve_resume, save_checkpoint
+from genwarp.training.checkpoint import load_training_state, read_state, save_checkpoint
 from genwarp.training.config import TrainConfig, TrainerConfig
 from genwarp.training.ema import shards_parameters
-from genwarp.training.logging import flatten_config, log_images, log_scalars_text, wandb_init_kwargs
-from genwarp.training.run_folder import RunFolderError, check_run_folder, lock_run_folder, resume_config_changes
+from genwarp.training.logging import log_images, log_scalars_text
 from genwarp.training.validate import ConfigError, check_resolution_fits, validate_train_config
 
 __all__ = ["INIT_CHOICES", "evaluate_inpaint_baseline", "inpaint_baseline_loss", "inpaint_baseline_problems",
@@ -262,44 +259,23 @@ def train_inpaint_baseline(cfg: TrainConfig, overrides: list[str] | None = None,
 
     from genwarp.baselines import BaselineWarp, encode_prompt, export_inpaint_pipeline
     from genwarp.training.launch import check_engine_accumulation, fill_deepspeed_config
-    from genwarp.training.loop import (NO_BAD_STEP, TrainResult, check_finite, make_accelerator, make_loader,
-                                       make_lr_scheduler, make_optimizer, to_device)
-    from genwarp.training.validation import load_validation_pairs
+    from genwarp.training.loop import (NO_BAD_STEP, TrainResult, check_finite, init_run_trackers, make_accelerator,
+                                       make_loader, make_lr_scheduler, make_optimizer, open_run_folder,
+                                       quiet_accelerate_logs, to_device, validation_batch, write_run_config)
 
     _check_config(cfg, overrides)
     out = Path(cfg.output_dir)
     t, b = cfg.trainer, cfg.inpaint_baseline
     accelerator = make_accelerator(cfg)
-    for noisy in ("accelerate", "accelerate.accelerator", "accelerate.checkpointing"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_accelerate_logs()
     if t.ema and shards_parameters(accelerator):
         raise ConfigError(f"trainer.ema=true needs the full U-Net on every process; under "
                           f"{accelerator.distributed_type} it is sharded: train the baseline with trainer.ema=false, "
                           "DDP or DeepSpeed ZeRO-1/2")
-    run_lock = None
-    if accelerator.is_main_process:
-        run_lock = lock_run_folder(out)
-        removed = check_run_folder(out, cfg.resume, cfg.overwrite)
-        if removed:
-            accelerator.print(removed)
-    accelerator.wait_for_everyone()
-    resume_from = resolve_resume(cfg.resume, out)
-    if resume_from is not None:
-        refused, allowed = resume_config_changes((resume_from / "config.yaml").read_text(), cfg)
-        if refused:
-            raise RunFolderError(
-                f"resume from {resume_from} continues that run exactly, but these settings differ from its config: "
-                f"{'; '.join(refused)}. Drop the overrides, or start a new run (another output_dir=...)")
-        if allowed:
-            accelerator.print(f"resuming with changed bookkeeping settings: {'; '.join(allowed)}")
+    run_lock, resume_from = open_run_folder(cfg, accelerator)
     torch.manual_seed(t.seed)
     pipe = _build_pipeline(cfg)  # before the run folder is written: a model that does not load leaves no run behind
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-    if accelerator.is_main_process:
-        (out / "config.yaml").write_text(config_yaml)
-        if overrides is not None:
-            (out / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
-    accelerator.wait_for_everyone()
+    config_yaml = write_run_config(cfg, accelerator, overrides)
 
     unet, vae = pipe.unet, pipe.vae
     check_resolution_fits(cfg.data.resolution, pipe.vae_scale_factor, len(unet.config.block_out_channels) - 1)
@@ -334,21 +310,8 @@ def train_inpaint_baseline(cfg: TrainConfig, overrides: list[str] | None = None,
         accelerator.print(f"resumed from {resume_from} at step {step}")
 
     loader, pairs = make_loader(cfg, accelerator, start_microbatch=step * t.gradient_accumulation_steps)
-    val_batch = None
-    if t.validate_every > 0 and accelerator.is_main_process:
-        from genwarp.training.datasets import build_dataset
-
-        if cfg.data.overfit_pairs:
-            val_batch = default_collate([pairs[i] for i in range(min(cfg.data.overfit_pairs, cfg.data.val_pairs))])
-        else:
-            val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
-            val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
-
-    init_kwargs = {}
-    if "wandb" in cfg.logger.backends and accelerator.is_main_process:
-        init_kwargs["wandb"] = wandb_init_kwargs(cfg, overrides, out)
-    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)),
-                              init_kwargs=init_kwargs)
+    val_batch = validation_batch(cfg, pairs) if t.validate_every > 0 and accelerator.is_main_process else None
+    init_run_trackers(cfg, accelerator, overrides)
 
     bar = tqdm(total=t.max_steps, initial=step, disable=not (accelerator.is_main_process and cfg.logger.progress_bar),
                desc="train inpaint baseline", dynamic_ncols=True)

@@ -151,19 +151,23 @@ def _full_model(accelerator: Accelerator, model, components: Components):
 # ---------------------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers: bool = True) -> TrainResult:
-    """Train as ``cfg`` says; returns where everything was written. ``overrides`` (the command
-    line's, from Hydra) are recorded in ``<output_dir>/overrides.yaml`` and name the wandb run.
-    ``finish_trackers=False`` leaves the trackers open in ``result.trackers`` (the main job logs its
-    evaluation to them, then finishes them)."""
-    validate_train_config(cfg)  # every bad value named before anything is built
-    out = Path(cfg.output_dir)
-    accelerator = make_accelerator(cfg)
+def quiet_accelerate_logs() -> None:
+    """accelerate logs every state save/load at INFO: keep its warnings only."""
     for noisy in ("accelerate", "accelerate.accelerator", "accelerate.checkpointing"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def open_run_folder(cfg: TrainConfig, accelerator: Accelerator):
+    """Lock ``cfg.output_dir`` (main process), check it against ``resume`` / ``overwrite``, and check
+    that a resumed run keeps the settings that decide its results.
+
+    Returns ``(lock, resume_from)``: the lock (``None`` off the main process; hold it for the run)
+    and the checkpoint to resume from (``None``: a fresh run). Shared by every training loop.
+    """
+    out = Path(cfg.output_dir)
     run_lock = None
     if accelerator.is_main_process:
-        run_lock = lock_run_folder(out)  # held until this function returns (or the process dies)
+        run_lock = lock_run_folder(out)
         removed = check_run_folder(out, cfg.resume, cfg.overwrite)
         if removed:
             accelerator.print(removed)
@@ -177,12 +181,51 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers:
                 f"{'; '.join(refused)}. Drop the overrides, or start a new run (another output_dir=...)")
         if allowed:
             accelerator.print(f"resuming with changed bookkeeping settings: {'; '.join(allowed)}")
+    return run_lock, resume_from
+
+
+def write_run_config(cfg: TrainConfig, accelerator: Accelerator, overrides: list[str] | None) -> str:
+    """Write ``config.yaml`` (what the run uses) and ``overrides.yaml`` (Hydra's format: this
+    launch's command line) into the run folder; returns the config's YAML."""
+    out = Path(cfg.output_dir)
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if accelerator.is_main_process:
-        (out / "config.yaml").write_text(config_yaml)  # what this run actually uses
-        if overrides is not None:  # Hydra's overrides.yaml format: this launch's command line
+        (out / "config.yaml").write_text(config_yaml)
+        if overrides is not None:
             (out / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
     accelerator.wait_for_everyone()
+    return config_yaml
+
+
+def validation_batch(cfg: TrainConfig, pairs: TrainPairs) -> dict[str, Any]:
+    """The fixed validation pairs: the first of the validation split or index, or, when overfitting,
+    the very pairs being fitted."""
+    if cfg.data.overfit_pairs:
+        return default_collate([pairs[i] for i in range(min(cfg.data.overfit_pairs, cfg.data.val_pairs))])
+    val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=cfg.trainer.seed, train=False)
+    return load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
+
+
+def init_run_trackers(cfg: TrainConfig, accelerator: Accelerator, overrides: list[str] | None) -> None:
+    """Start the configured trackers with the flattened config (wandb: named after the overrides)."""
+    init_kwargs = {}
+    if "wandb" in cfg.logger.backends and accelerator.is_main_process:
+        init_kwargs["wandb"] = wandb_init_kwargs(cfg, overrides, Path(cfg.output_dir))
+    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)),
+                              init_kwargs=init_kwargs)
+
+
+def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers: bool = True) -> TrainResult:
+    """Train as ``cfg`` says; returns where everything was written. ``overrides`` (the command
+    line's, from Hydra) are recorded in ``<output_dir>/overrides.yaml`` and name the wandb run.
+    ``finish_trackers=False`` leaves the trackers open in ``result.trackers`` (the main job logs its
+    evaluation to them, then finishes them)."""
+    validate_train_config(cfg)  # every bad value named before anything is built
+    out = Path(cfg.output_dir)
+    accelerator = make_accelerator(cfg)
+    quiet_accelerate_logs()
+    run_lock, resume_from = open_run_folder(cfg, accelerator)  # the lock is held until this function returns
+    config_yaml = write_run_config(cfg, accelerator, overrides)
 
     t = cfg.trainer
     torch.manual_seed(t.seed)  # identical initial weights on every process
@@ -226,17 +269,8 @@ def train(cfg: TrainConfig, overrides: list[str] | None = None, finish_trackers:
     val_batch, lpips_fn = None, None
     if t.validate_every > 0 and accelerator.is_main_process:
         lpips_fn = validation_lpips(device)
-        if cfg.data.overfit_pairs:  # overfitting: validate on the very pairs being fitted
-            val_batch = default_collate([pairs[i] for i in range(min(cfg.data.overfit_pairs, cfg.data.val_pairs))])
-        else:
-            val_data = build_dataset(cfg.data, cfg.depth, split=cfg.data.val_split, seed=t.seed, train=False)
-            val_batch = load_validation_pairs(val_data, cfg.data.val_pairs, cfg.data.val_index)
-
-    init_kwargs = {}
-    if "wandb" in cfg.logger.backends and accelerator.is_main_process:
-        init_kwargs["wandb"] = wandb_init_kwargs(cfg, overrides, out)
-    accelerator.init_trackers(cfg.logger.project, config=flatten_config(OmegaConf.to_container(cfg, resolve=True)),
-                              init_kwargs=init_kwargs)
+        val_batch = validation_batch(cfg, pairs)
+    init_run_trackers(cfg, accelerator, overrides)
 
     bar = tqdm(total=t.max_steps, initial=step, disable=not (accelerator.is_main_process and cfg.logger.progress_bar),
                desc="train", dynamic_ncols=True)
