@@ -99,13 +99,21 @@ def source_swap_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guidanc
     src = batch["src_image"]
     if src.shape[0] < 2:
         raise ValueError("source_swap_sensitivity needs at least 2 pairs")
-    out = _call(pipe, batch, steps=steps, guidance=guidance)
-    a, vis = out.images, (out.visibility > 0.5).float()  # visibility: geometry only, same for both calls
-    b = _call(pipe, batch, steps=steps, guidance=guidance, src_image=src.roll(1, 0)).images
-    change = ((a - b) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
-    source_change = ((src - src.roll(1, 0)) ** 2).mean()
+    _, _, change, source_change = _visible_change(pipe, batch, src.roll(1, 0), steps, guidance)
     return {"visible_change_rms": float(change.sqrt()), "source_change_rms": float(source_change.sqrt()),
             "relative": float((change / source_change).sqrt())}
+
+
+def _visible_change(pipe, batch: dict[str, Any], other_src: torch.Tensor, steps: int, guidance: float):
+    """Sample with the batch's sources and with ``other_src``: ``(output, visible mask, mean square
+    change of the visible region, mean square change of the sources)``. The visibility is geometry
+    only, the same for both calls."""
+    src = batch["src_image"]
+    out = _call(pipe, batch, steps=steps, guidance=guidance)
+    vis = (out.visibility > 0.5).float()
+    moved = _call(pipe, batch, steps=steps, guidance=guidance, src_image=other_src).images
+    change = ((out.images - moved) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
+    return out, vis, change, ((src - other_src) ** 2).mean()
 
 
 def _chroma(images: torch.Tensor, mask: torch.Tensor) -> float:
@@ -126,13 +134,7 @@ def source_colour_sensitivity(pipe, batch: dict[str, Any], steps: int = 1, guida
     """
     from genwarp.evaluation.metrics import psnr
 
-    src = batch["src_image"]
-    rotated = src[:, [2, 0, 1]]
-    out = _call(pipe, batch, steps=steps, guidance=guidance)
-    vis = (out.visibility > 0.5).float()
-    moved = _call(pipe, batch, steps=steps, guidance=guidance, src_image=rotated).images
-    change = ((out.images - moved) ** 2 * vis).sum() / vis.sum().clamp(min=1) / 3
-    source_change = ((src - rotated) ** 2).mean()
+    out, vis, change, source_change = _visible_change(pipe, batch, batch["src_image"][:, [2, 0, 1]], steps, guidance)
     tgt = batch["tgt_image"].to(out.images)
     grey = tgt.mean(dim=1, keepdim=True).expand_as(tgt)
     return {"relative": float((change / source_change).sqrt()), "chroma_generated": _chroma(out.images, vis),
