@@ -42,22 +42,11 @@ def main(argv=None) -> int:
         return 2
 
     import torch
-    from omegaconf import OmegaConf
 
     from genwarp.evaluation import diagnostics as d
-    from genwarp.pipelines import GenWarpPipeline
-    from genwarp.training.config import DataConfig, DepthConfig
-    from genwarp.training.datasets import build_dataset
-    from genwarp.training.validation import load_validation_pairs
 
     t0 = time.perf_counter()
-    cfg = OmegaConf.load(config)
-    data = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), cfg.data))
-    depth = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DepthConfig), cfg.depth))
-    pipe = GenWarpPipeline.from_pretrained(export)
-    pipe.set_progress_bar_config(disable=True)
-    dataset = build_dataset(data, depth, split=data.val_split, seed=int(cfg.trainer.seed), train=False)
-    batch = load_validation_pairs(dataset, args.pairs, data.val_index)
+    _, pipe, batch = d.load_run(args.run, args.pairs)
     with torch.no_grad():
         report = {
             "run": str(args.run), "pairs": int(batch["src_image"].shape[0]),

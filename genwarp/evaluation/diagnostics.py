@@ -32,8 +32,30 @@ from genwarp.evaluation.attention import AttentionRecorder, record_attention
 from genwarp.geometry import build_conditions, relative_transform
 from genwarp.models.codecs import encode_images
 
-__all__ = ["attention_flow", "condition_feature_scale", "sampler_sweep", "source_colour_sensitivity",
+__all__ = ["attention_flow", "condition_feature_scale", "load_run", "sampler_sweep", "source_colour_sensitivity",
            "source_swap_sensitivity"]
+
+
+def load_run(run, pairs: int):
+    """A finished training run folder: ``(config, pipeline of its export, its first ``pairs``
+    validation pairs collated)``: the run's own validation split or index and seed."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from genwarp.pipelines import GenWarpPipeline
+    from genwarp.training.config import DataConfig, DepthConfig
+    from genwarp.training.datasets import build_dataset
+    from genwarp.training.validation import load_validation_pairs
+
+    run = Path(run)
+    cfg = OmegaConf.load(run / "config.yaml")
+    data = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), cfg.data))
+    depth = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DepthConfig), cfg.depth))
+    pipe = GenWarpPipeline.from_pretrained(run / "model")
+    pipe.set_progress_bar_config(disable=True)
+    dataset = build_dataset(data, depth, split=data.val_split, seed=int(cfg.trainer.seed), train=False)
+    return cfg, pipe, load_validation_pairs(dataset, pairs, data.val_index)
 
 
 def _call(pipe, batch: dict[str, Any], *, steps: int, guidance: float, seed: int = 0, src_image=None):

@@ -42,10 +42,12 @@ def relative_changes(pipe, batch) -> dict[str, tuple[float, float]]:
     for h in handles:
         h.remove()
 
-    def rel(a, b) -> float:
-        return float(((a - b).pow(2).mean() / a.pow(2).mean()).sqrt())
+    return {n: (relative_rms(v[0], v[1]), relative_rms(v[0], v[2])) for n, v in acts.items() if len(v) == 3}
 
-    return {n: (rel(v[0], v[1]), rel(v[0], v[2])) for n, v in acts.items() if len(v) == 3}
+
+def relative_rms(a, b) -> float:
+    """rms of ``a − b`` relative to the rms of ``a``."""
+    return float(((a - b).pow(2).mean() / a.pow(2).mean()).sqrt())
 
 
 def grid_colourfulness(run: Path) -> int:
@@ -84,21 +86,13 @@ def main(argv=None) -> int:
     import torch
     from omegaconf import OmegaConf
 
+    from genwarp.evaluation.diagnostics import load_run
     from genwarp.models.codecs import encode_images
-    from genwarp.pipelines import GenWarpPipeline
     from genwarp.training.build import build_components
-    from genwarp.training.config import DataConfig, DepthConfig, ModelConfig
-    from genwarp.training.datasets import build_dataset
-    from genwarp.training.validation import load_validation_pairs
+    from genwarp.training.config import ModelConfig
 
     torch.set_num_threads(1)
-    cfg = OmegaConf.load(a.run / "config.yaml")
-    data = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), cfg.data))
-    depth = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DepthConfig), cfg.depth))
-    pipe = GenWarpPipeline.from_pretrained(a.run / "model")
-    pipe.set_progress_bar_config(disable=True)
-    dataset = build_dataset(data, depth, split=data.val_split, seed=int(cfg.trainer.seed), train=False)
-    batch = load_validation_pairs(dataset, a.pairs, data.val_index)
+    cfg, pipe, batch = load_run(a.run, a.pairs)
     print(f"{'layer':64s} colour rotated   source swapped")
     for name, (rot, swap) in relative_changes(pipe, batch).items():
         print(f"{name:64s} {rot:14.3f} {swap:16.3f}")
@@ -109,7 +103,7 @@ def main(argv=None) -> int:
     with torch.no_grad():
         lat, rot = encode_images(fresh.codec, src, scale), encode_images(fresh.codec, src[:, [2, 0, 1]], scale)
         x, y = fresh.model.preserver.conv_in(lat), fresh.model.preserver.conv_in(rot)
-    print(f"{'preserver.conv_in at initialisation':64s} {float(((x - y).pow(2).mean() / x.pow(2).mean()).sqrt()):14.3f}")
+    print(f"{'preserver.conv_in at initialisation':64s} {relative_rms(x, y):14.3f}")
     return 0
 
 

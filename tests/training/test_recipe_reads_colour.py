@@ -11,7 +11,6 @@ for them, so this check can fail.
 from __future__ import annotations
 
 import pytest
-from omegaconf import OmegaConf
 
 STEPS = 300
 # Measured (docs/learning.md, section 8): relative colour change ~0.5 with the recipe at 300 steps, < 0.1
@@ -22,19 +21,9 @@ MIN_COLOUR_FOLLOWING = 0.3
 def colour_sensitivity(train_cli, run, *overrides: str) -> dict[str, float]:
     train_cli(f"trainer.max_steps={STEPS}", "trainer.validate_every=0", "trainer.checkpoint_every=1000",
               "trainer.batch_size=8", "data.val_pairs=16", *overrides, f"output_dir={run}", timeout=600)
-    from genwarp.evaluation.diagnostics import source_colour_sensitivity
-    from genwarp.pipelines import GenWarpPipeline
-    from genwarp.training.config import DataConfig, DepthConfig
-    from genwarp.training.datasets import build_dataset
-    from genwarp.training.validation import load_validation_pairs
+    from genwarp.evaluation.diagnostics import load_run, source_colour_sensitivity
 
-    cfg = OmegaConf.load(run / "config.yaml")
-    data = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), cfg.data))
-    depth = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DepthConfig), cfg.depth))
-    batch = load_validation_pairs(build_dataset(data, depth, split=data.val_split, seed=0, train=False), 16,
-                                  data.val_index)
-    pipe = GenWarpPipeline.from_pretrained(run / "model")
-    pipe.set_progress_bar_config(disable=True)
+    _, pipe, batch = load_run(run, 16)
     return source_colour_sensitivity(pipe, batch)
 
 
